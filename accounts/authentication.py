@@ -1,0 +1,21 @@
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from accounts.models import ApiToken, hash_key
+
+
+class ApiTokenAuthentication(authentication.TokenAuthentication):
+    """`Authorization: Token <key>`, checked against the stored hash; a revoked token fails at once."""
+
+    keyword = "Token"
+
+    def authenticate_credentials(self, key):
+        token = ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+        if token is None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token

@@ -1,0 +1,41 @@
+from django.db import models
+
+
+class LogEntry(models.Model):
+    """Metadata of one request that reached a proxy. Never a body, never a credential."""
+
+    class Cache(models.TextChoices):
+        HIT = "hit"
+        MISS = "miss"
+        BYPASS = "bypass"
+
+    class Failure(models.TextChoices):
+        TIMEOUT = "timeout"
+        HANG = "hang"
+        ERROR = "error"
+        RATE_LIMIT = "rate_limit"
+        IP_BLOCKED = "ip_blocked"
+        STREAM_CUT = "stream_cut"
+
+    proxy = models.ForeignKey("proxies.Proxy", on_delete=models.CASCADE, related_name="log_entries")
+    timestamp = models.DateTimeField(db_index=True)
+    ip = models.CharField(max_length=64)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    prompt_hash = models.CharField(max_length=64, blank=True, default="")
+    status_code = models.PositiveSmallIntegerField()
+    latency_ms = models.FloatField()
+    cache = models.CharField(max_length=8, choices=Cache.choices)
+    failure = models.CharField(max_length=16, choices=Failure.choices, null=True, blank=True)
+    model = models.CharField(max_length=200, blank=True, default="")
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [models.Index(fields=["proxy", "-timestamp", "-id"], name="log_proxy_time")]
+        verbose_name_plural = "log entries"
+
+    def __str__(self):
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.method} {self.path} {self.status_code}"

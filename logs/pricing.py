@@ -1,0 +1,38 @@
+"""Cost from the maintained genai-prices tables; a model they do not know costs None, never a guess."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+
+import genai_prices
+
+from providers.base import Usage
+
+
+@lru_cache(maxsize=1024)
+def _known(provider_id: str, model: str) -> bool:
+    try:
+        genai_prices.calc_price(genai_prices.Usage(input_tokens=1), model, provider_id=provider_id)
+        return True
+    except (LookupError, ValueError):
+        return False
+
+
+def cost_usd(provider_id: str | None, model: str | None, usage: Usage | None) -> Decimal | None:
+    if not (provider_id and model and usage) or (usage.input_tokens is None and usage.output_tokens is None):
+        return None
+    if not _known(provider_id, model):
+        return None
+    priced = genai_prices.Usage(
+        input_tokens=usage.input_tokens or 0,
+        output_tokens=usage.output_tokens or 0,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+    )
+    try:
+        return Decimal(genai_prices.calc_price(priced, model, provider_id=provider_id).total_price).quantize(
+            Decimal("1e-8")
+        )
+    except (LookupError, ValueError):
+        return None

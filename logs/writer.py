@@ -1,0 +1,161 @@
+"""The one log writer of a runner process.
+
+The request path appends a LogRecord to an in-memory deque (about a microsecond, thread-safe). This
+thread drains it every ~100 ms, or sooner once 500 rows wait, and writes each batch in one transaction
+with a raw executemany; sinks then see the committed batch (metrics roll-ups, live streams).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from django.db import close_old_connections, connection, transaction
+
+from logs.pricing import cost_usd
+from logs.records import LogRecord
+
+log = logging.getLogger("rubberduck.logs")
+
+COLUMNS = (
+    "id",
+    "proxy_id",
+    "timestamp",
+    "ip",
+    "method",
+    "path",
+    "prompt_hash",
+    "status_code",
+    "latency_ms",
+    "cache",
+    "failure",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+)
+
+Sink = Callable[[list[dict]], None]
+
+
+class LogWriter:
+    def __init__(self, interval: float = 0.1, batch: int = 500):
+        self.queue: deque[LogRecord] = deque()
+        self.enqueue = self.queue.append
+        self.interval = interval
+        self.batch = batch
+        self.sinks: list[Sink] = []  # called after each commit with the written rows
+        self.in_transaction: list[Callable[[list[dict]], None]] = []  # called inside the transaction
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="rubberduck-log-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Flushes everything still queued, then ends the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            deadline = time.monotonic() + self.interval
+            while time.monotonic() < deadline and len(self.queue) < self.batch and not self._stop.is_set():
+                time.sleep(0.01)
+            try:
+                self.flush()
+            except Exception:
+                log.exception("log flush failed; will retry")
+                time.sleep(0.5)
+
+    def flush(self) -> int:
+        """Writes all queued records; returns how many."""
+        total = 0
+        while self.queue:
+            records = []
+            while self.queue and len(records) < 5000:
+                records.append(self.queue.popleft())
+            try:
+                rows = [row_of(r) for r in records]
+                self._write(rows)
+            except Exception:
+                self.queue.extendleft(reversed(records))  # nothing is lost: retried on the next flush
+                raise
+            total += len(rows)
+            for sink in self.sinks:
+                try:
+                    sink(rows)
+                except Exception:
+                    log.exception("log sink failed")
+        self.written += total
+        return total
+
+    def _write(self, rows: list[dict]) -> None:
+        close_old_connections()
+        with transaction.atomic():
+            ids = allocate_ids(len(rows))
+            for row, row_id in zip(rows, ids, strict=True):
+                row["id"] = row_id
+            table = "logs_logentry"
+            placeholders = ", ".join(["%s"] * len(COLUMNS))
+            sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, [db_values(row) for row in rows])
+            for hook in self.in_transaction:
+                hook(rows)
+
+
+def allocate_ids(n: int) -> Iterable[int]:
+    """Ids for n new rows, so the batch can be published with them. Safe across processes: on SQLite the
+    IMMEDIATE transaction holds the write lock; on PostgreSQL the sequence hands them out."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('logs_logentry', 'id')) FROM generate_series(1, %s)", [n]
+            )
+            return [r[0] for r in cursor.fetchall()]
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM logs_logentry")
+        start = cursor.fetchone()[0] + 1
+        return range(start, start + n)
+
+
+def row_of(r: LogRecord) -> dict:
+    usage = r.usage
+    model = (usage.model if usage and usage.model else None) or r.model
+    return {
+        "proxy_id": r.proxy_id,
+        "owner_id": r.owner_id,
+        "timestamp": datetime.fromtimestamp(r.timestamp, tz=UTC),
+        "ip": r.ip,
+        "method": r.method,
+        "path": r.path[:500],
+        "prompt_hash": r.prompt_hash,
+        "status_code": r.status_code,
+        "latency_ms": round(r.latency_ms, 3),
+        "cache": r.cache,
+        "failure": r.failure,
+        "model": (model or "")[:200],
+        "prompt_tokens": usage.input_tokens if usage else None,
+        "completion_tokens": usage.output_tokens if usage else None,
+        "cost_usd": cost_usd(r.pricing_provider, model, usage),
+    }
+
+
+def db_values(row: dict) -> tuple:
+    values = []
+    for column in COLUMNS:
+        value = row[column]
+        if column == "timestamp":
+            value = connection.ops.adapt_datetimefield_value(value)
+        elif column == "cost_usd" and value is not None:
+            value = connection.ops.adapt_decimalfield_value(value, 14, 8)
+        values.append(value)
+    return tuple(values)

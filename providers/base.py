@@ -1,0 +1,273 @@
+"""The provider contract: everything provider-specific lives behind `Provider`.
+
+The proxy engine (proxies/app.py) is the same for every provider. It asks the provider, in order:
+`route()` what a request is, `cache_key_parts()` what identifies it, `upstream_request()` where and how to
+forward it, `usage()` / `stream_inspector()` what it cost, and `error()` how to say no in the provider's
+own wire format. A new provider is one module in this package ending with `provider_classes = [...]`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and those that describe the framing of a body we may re-frame.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+NOT_FORWARDED_UPSTREAM = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
+# Query parameters that carry credentials: forwarded, never part of a cache key.
+CREDENTIAL_PARAMS = frozenset({"key", "api_key", "api-key", "access_token", "token", "sig", "signature"})
+
+
+class Fault(enum.Enum):
+    """Why the proxy itself answers with an error instead of the upstream."""
+
+    INJECTED = "injected"  # an error rule of the failure config fired
+    RATE_LIMITED = "rate_limited"  # the proxy's RPM limit was exceeded
+    IP_BLOCKED = "ip_blocked"  # the client's address is not allowed
+    NOT_FOUND = "not_found"  # a path the provider does not have
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    BAD_REQUEST = "bad_request"  # the request cannot be understood (e.g. invalid JSON)
+    UPSTREAM_UNREACHABLE = "upstream_unreachable"  # 502
+    UPSTREAM_TIMEOUT = "upstream_timeout"  # 504
+    FORBIDDEN = "forbidden"  # the proxy cannot forward this request's credentials
+
+
+@dataclass(slots=True)
+class Request:
+    """An incoming request on a proxy port, as the engine hands it to the provider."""
+
+    method: str
+    path: str  # as received, percent-encoding intact
+    query: str  # raw query string, without "?"
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    client_ip: str = ""
+    _json: Any = field(default=None, repr=False)
+    _json_parsed: bool = field(default=False, repr=False)
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when it is empty or not JSON (parsed once)."""
+        if not self._json_parsed:
+            self._json_parsed = True
+            if self.body:
+                try:
+                    self._json = orjson.loads(self.body)
+                except orjson.JSONDecodeError:
+                    self._json = None
+        return self._json
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One API operation a provider answers. `pattern` is matched against the percent-decoded path;
+    a named group `model` takes the model from the path. `stream`: "never", "always", or "body" (the JSON
+    body's `"stream": true` decides)."""
+
+    method: str
+    pattern: str
+    operation: str
+    stream: str = "never"
+    cacheable: bool = True
+    regex: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "regex", re.compile(self.pattern + r"\Z"))
+
+    def match(self, path: str):
+        return self.regex.match(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a request is: its operation, whether its answer streams, whether it may be cached, its model."""
+
+    operation: str
+    stream: bool = False
+    cacheable: bool = True
+    model: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Usage:
+    """Tokens as the provider reported them (None where it did not)."""
+
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Usage | None:
+        return cls(**data) if data else None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete response the proxy sends itself."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class RouteError(Exception):
+    """Raised by `route()` for a request the provider must refuse (unknown path, wrong method, bad body)."""
+
+    def __init__(self, fault: Fault, message: str, status: int):
+        super().__init__(message)
+        self.fault, self.message, self.status = fault, message, status
+
+
+class Refusal(Exception):
+    """Raised by `upstream_request()` when a request cannot be forwarded; carries the answer to send."""
+
+    def __init__(self, answer: Answer):
+        super().__init__(answer.status)
+        self.answer = answer
+
+
+class StreamInspector:
+    """Follows one streamed answer. The engine feeds it every chunk as it passes to the client."""
+
+    usage: Usage | None = None
+    error: bool = False  # an error event was seen: the stream must not be cached
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Takes the next bytes off the wire; returns the complete events they finish, as raw bytes
+        including their framing. Bytes of an unfinished event stay buffered inside."""
+        raise NotImplementedError
+
+
+class Provider:
+    """Base class of every provider. Subclasses set the class attributes and `endpoints`, and override
+    the methods whose defaults do not fit their wire format."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    default_upstream_url: ClassVar[str]
+    # Whether a proxy of this provider must be given an upstream_url (e.g. Azure: per resource).
+    upstream_required: ClassVar[bool] = False
+    # The provider id genai-prices knows this provider by, for cost.
+    pricing_provider_id: ClassVar[str | None] = None
+    # Request headers that select an API version or feature set: part of the cache key.
+    key_headers: ClassVar[tuple[str, ...]] = ()
+    # The response header that carries a request id, refreshed on replays.
+    request_id_header: ClassVar[str] = "x-request-id"
+    endpoints: ClassVar[tuple[Endpoint, ...]] = ()
+    # What a client appends to the proxy's address to get its SDK's base URL (e.g. "/v1" for OpenAI).
+    client_base_path: ClassVar[str] = ""
+
+    def route(self, request: Request) -> Route:
+        """Returns the Route of `request`. Raises RouteError(NOT_FOUND / METHOD_NOT_ALLOWED / BAD_REQUEST)."""
+        path = unquote(request.path)
+        allowed = False
+        for endpoint in self.endpoints:
+            m = endpoint.match(path)
+            if m is None:
+                continue
+            if endpoint.method != request.method:
+                allowed = True
+                continue
+            params = m.groupdict()
+            body = request.json
+            if request.body and body is None and request.headers.get("content-type", "").startswith("application/json"):
+                raise RouteError(Fault.BAD_REQUEST, "We could not parse the JSON body of your request.", 400)
+            from_body = body if isinstance(body, dict) else {}
+            stream = endpoint.stream == "always" or (endpoint.stream == "body" and from_body.get("stream") is True)
+            model = params.get("model") or from_body.get("model")
+            return Route(
+                endpoint.operation, stream, endpoint.cacheable, model if isinstance(model, str) else None, params
+            )
+        if allowed:
+            raise RouteError(Fault.METHOD_NOT_ALLOWED, f"Method {request.method} is not allowed on {path}.", 405)
+        raise RouteError(Fault.NOT_FOUND, f"Unknown request URL: {request.method} {path}.", 404)
+
+    def cache_key_parts(
+        self, request: Request, route: Route
+    ) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
+        """Returns (normalised path, query pairs without credentials, version-selecting headers)."""
+        query = sorted(
+            (k, v) for k, v in parse_qsl(request.query, keep_blank_values=True) if k not in CREDENTIAL_PARAMS
+        )
+        headers = [(name, request.headers[name]) for name in self.key_headers if name in request.headers]
+        return unquote(request.path), query, headers
+
+    def upstream_base(self, upstream_url: str, request: Request, route: Route) -> str:
+        """The upstream base URL for this request (default: the proxy's upstream_url or the provider's own)."""
+        return (upstream_url or self.default_upstream_url).rstrip("/")
+
+    def upstream_path(self, request: Request, route: Route) -> str:
+        """The path to append to the upstream base (default: the incoming path unchanged)."""
+        return request.path
+
+    def upstream_request(self, upstream_url: str, request: Request, route: Route) -> UpstreamRequest:
+        """Where and how to forward `request`. Raises Refusal to answer the client directly instead."""
+        url = self.upstream_base(upstream_url, request, route) + self.upstream_path(request, route)
+        if request.query:
+            url += "?" + request.query
+        headers = [(k, v) for k, v in request.headers.items() if k not in NOT_FORWARDED_UPSTREAM]
+        headers.append(("accept-encoding", "identity"))
+        return UpstreamRequest(url, headers, request.body)
+
+    def usage(self, route: Route, body: bytes) -> Usage | None:
+        """Tokens from a complete JSON answer, or None when it carries none."""
+        return None
+
+    def stream_inspector(self, route: Route) -> StreamInspector:
+        """A fresh inspector for one streamed answer of `route`."""
+        raise NotImplementedError
+
+    def stream_content_type(self, route: Route) -> str:
+        return "text/event-stream"
+
+    def new_request_id(self) -> str:
+        return "req_" + secrets.token_hex(16)
+
+    def error(
+        self,
+        status: int,
+        fault: Fault = Fault.INJECTED,
+        *,
+        message: str | None = None,
+        retry_after: int | None = None,
+        route: Route | None = None,
+    ) -> Answer:
+        """The provider's own error answer for `status` (body, headers and status exactly as the provider
+        sends them), so that its SDK raises its native exception. `retry_after` (seconds) is advertised
+        in the provider's retry headers when set (RPM limit, injected 429/503)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def json_answer(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Answer:
+        return Answer(status, [("content-type", "application/json"), *(headers or [])], orjson.dumps(payload))

@@ -1,0 +1,98 @@
+"""The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404."""
+
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import providers
+from proxies import services
+from proxies.failures_schema import FailureConfigSerializer
+from proxies.models import Proxy
+from proxies.serializers import ProxySerializer, StopSerializer
+
+
+def owned_proxy(request, pk) -> Proxy:
+    return get_object_or_404(Proxy, pk=pk, owner=request.user)
+
+
+class ProviderListApi(APIView):
+    def get(self, request):
+        return Response(
+            [
+                {"id": p.id, "name": p.name, "default_upstream_url": p.default_upstream_url}
+                for p in providers.registry().values()
+            ]
+        )
+
+
+class ProxyListApi(APIView):
+    def get(self, request):
+        proxies = Proxy.objects.filter(owner=request.user)
+        for param in ("status", "provider"):
+            if request.query_params.get(param):
+                proxies = proxies.filter(**{param: request.query_params[param]})
+        tag = request.query_params.get("tag")
+        result = [p for p in proxies if not tag or tag in (p.tags or [])]
+        return Response(ProxySerializer(result, many=True).data)
+
+    def post(self, request):
+        serializer = ProxySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            proxy = services.proxy_create(owner=request.user, **serializer.validated_data)
+        except services.NoFreePort as e:
+            return Response({"port": [str(e)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ProxySerializer(proxy).data, status=status.HTTP_201_CREATED)
+
+
+class ProxyDetailApi(APIView):
+    def get(self, request, pk):
+        return Response(ProxySerializer(owned_proxy(request, pk)).data)
+
+    def patch(self, request, pk):
+        proxy = owned_proxy(request, pk)
+        serializer = ProxySerializer(proxy, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        if "port" in fields and fields["port"] is None:
+            fields.pop("port")
+        proxy = services.proxy_update(proxy=proxy, **fields)
+        return Response(ProxySerializer(proxy).data)
+
+    def delete(self, request, pk):
+        services.proxy_delete(proxy=owned_proxy(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProxyStartApi(APIView):
+    def post(self, request, pk):
+        proxy = services.proxy_start(proxy=owned_proxy(request, pk))
+        return Response(ProxySerializer(proxy).data)
+
+
+class ProxyStopApi(APIView):
+    def post(self, request, pk):
+        proxy = owned_proxy(request, pk)
+        serializer = StopSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        proxy = services.proxy_stop(proxy=proxy, mode=serializer.validated_data["mode"])
+        return Response(ProxySerializer(proxy).data)
+
+
+class ProxyCacheApi(APIView):
+    def delete(self, request, pk):
+        deleted = services.proxy_cache_clear(proxy=owned_proxy(request, pk))
+        return Response({"deleted": deleted})
+
+
+class ProxyFailuresApi(APIView):
+    def get(self, request, pk):
+        return Response(owned_proxy(request, pk).failures or {})
+
+    def put(self, request, pk):
+        proxy = owned_proxy(request, pk)
+        serializer = FailureConfigSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        proxy = services.proxy_failures_set(proxy=proxy, config=serializer.to_config())
+        return Response(proxy.failures)

@@ -1,0 +1,325 @@
+"""The data plane: the plain ASGI app every proxy port serves, the same for all providers.
+
+A request goes: read -> failure rules -> route -> cache lookup -> (hit: replay | miss: forward, tee to
+client and recorder, store when complete) -> one log record appended to the writer's queue. No ORM call
+and no per-request client creation happens here; the provider decides everything wire-specific.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from logs.records import LogRecord
+from metrics.counters import Counters
+from providers.base import HOP_BY_HOP, Answer, Fault, Provider, Refusal, Request, Route, RouteError
+from proxies.cache import Cached, ProxyCache
+from proxies.cache_key import cache_key
+from proxies.failures import Chaos, StreamRule
+
+log = logging.getLogger("rubberduck.proxy")
+
+# Response headers never copied from upstream or a cache entry: hop-by-hop, framing, and per-answer ones.
+DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """A running proxy's configuration; replaced as a whole when its owner edits it."""
+
+    proxy_id: int
+    owner_id: int
+    provider: Provider
+    upstream_url: str
+    replay: str
+    chaos: Chaos
+
+
+class ClientGone(Exception):
+    """The client disconnected before the answer was complete."""
+
+
+def encode_headers(headers) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+class ProxyApp:
+    def __init__(self, settings: ProxySettings, cache: ProxyCache, enqueue_log: Callable[[LogRecord], None]):
+        self.settings = settings
+        self.cache = cache
+        self.enqueue_log = enqueue_log
+        self.counters = Counters()
+        self.client: httpx.AsyncClient | None = None
+
+    def start_client(self, timeout: float) -> None:
+        """Creates the proxy's one pooled upstream client; called on the proxy's own event loop."""
+        from httpx_aiohttp import AiohttpTransport
+
+        transport = AiohttpTransport(limits=httpx.Limits(max_connections=1000, keepalive_expiry=30))
+        self.client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout, connect=10.0))
+
+    async def close_client(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        s = self.settings
+        record = LogRecord(
+            proxy_id=s.proxy_id,
+            owner_id=s.owner_id,
+            timestamp=time.time(),
+            ip=(scope.get("client") or ("", 0))[0],
+            method=scope["method"],
+            path=scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"],
+            pricing_provider=s.provider.pricing_provider_id,
+        )
+        started = time.perf_counter()
+        self.counters.begin()
+        try:
+            await self.handle(s, scope, receive, send, record)
+        except (asyncio.CancelledError, ClientGone):
+            record.status_code = record.status_code or 499
+            raise
+        except Exception:
+            log.exception("proxy %s failed on %s %s", s.proxy_id, record.method, record.path)
+            record.status_code = 500
+            raise
+        finally:
+            record.latency_ms = (time.perf_counter() - started) * 1000.0
+            self.counters.end(record)
+            self.enqueue_log(record)
+
+    async def handle(self, s: ProxySettings, scope, receive, send, record: LogRecord) -> None:
+        body = await read_body(receive)
+        headers = {}
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            value = v.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        request = Request(
+            method=record.method,
+            path=record.path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body=body,
+            client_ip=record.ip,
+        )
+        provider = s.provider
+
+        verdict = s.chaos.decide(request.client_ip)
+        if verdict.failure:
+            record.failure = verdict.failure
+        if verdict.hang:
+            await wait_for_disconnect(receive)
+            record.status_code = 499
+            return
+        if verdict.delay:
+            await asyncio.sleep(verdict.delay)
+        if verdict.status:
+            return await send_answer(
+                send,
+                provider.error(verdict.status, fault_of(verdict.failure), retry_after=verdict.retry_after),
+                record,
+                failure=verdict.failure,
+            )
+
+        try:
+            route = provider.route(request)
+        except RouteError as e:
+            return await send_answer(send, provider.error(e.status, e.fault, message=e.message), record)
+        record.model = route.model
+
+        key = None
+        if route.cacheable:
+            path, query, key_headers = provider.cache_key_parts(request, route)
+            key = cache_key(request.method, path, query, key_headers, body, request.json)
+            record.prompt_hash = key
+            cached = await self.cache.get(key)
+            if cached is not None:
+                record.cache = "hit"
+                record.usage = cached.usage
+                return await self.replay(s, cached, send, record)
+            record.cache = "miss"
+
+        try:
+            upstream = provider.upstream_request(s.upstream_url, request, route)
+        except Refusal as refusal:
+            return await send_answer(send, refusal.answer, record)
+        await self.forward(s, route, upstream, key, receive, send, record)
+
+    async def forward(self, s: ProxySettings, route: Route, upstream, key, receive, send, record) -> None:
+        """Sends the request upstream and relays the answer; a client disconnect cancels the upstream call."""
+        task = asyncio.current_task()
+        watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task))
+        try:
+            await self._forward(s, route, upstream, key, send, record)
+        finally:
+            watcher.cancel()
+
+    async def _forward(self, s: ProxySettings, route: Route, upstream, key, send, record) -> None:
+        provider = s.provider
+        assert self.client is not None
+        try:
+            request = httpx.Request(record.method, upstream.url, headers=upstream.headers, content=upstream.body)
+            response = await self.client.send(request, stream=True)
+        except httpx.HTTPError as e:
+            if not is_timeout(e):
+                message = f"Rubberduck could not reach the upstream: {e.__class__.__name__}."
+                return await send_answer(send, provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message), record)
+            message = "Rubberduck timed out waiting for the upstream."
+            return await send_answer(send, provider.error(504, Fault.UPSTREAM_TIMEOUT, message=message), record)
+        try:
+            headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in DROPPED_RESPONSE_HEADERS]
+            streaming = route.stream and response.status_code < 300
+            if streaming:
+                await self.relay_stream(s, route, response, headers, key, send, record)
+            else:
+                await self.relay_body(s, route, response, headers, key, send, record)
+        finally:
+            await response.aclose()
+
+    async def relay_body(self, s: ProxySettings, route: Route, response, headers, key, send, record) -> None:
+        try:
+            body = await response.aread()
+        except httpx.HTTPError:
+            message = "The upstream closed the connection before its answer was complete."
+            return await send_answer(send, s.provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message), record)
+        status = response.status_code
+        record.status_code = status
+        if 200 <= status < 300:
+            record.usage = s.provider.usage(route, body)
+            if key is not None:
+                self.cache.put(key, Cached(status, headers, body, None, record.usage))
+        out = [*headers, ("content-length", str(len(body)))]
+        if record.cache != "bypass":
+            out.append(("x-rubberduck-cache", record.cache))
+        await send({"type": "http.response.start", "status": status, "headers": encode_headers(out)})
+        await send({"type": "http.response.body", "body": body})
+
+    async def relay_stream(self, s: ProxySettings, route: Route, response, headers, key, send, record) -> None:
+        """Tees the upstream stream: each chunk goes to the client as it arrives and into the recording."""
+        inspector = s.provider.stream_inspector(route)
+        rule = s.chaos.stream_rule()
+        record.status_code = response.status_code
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": encode_headers([*headers, ("x-rubberduck-cache", record.cache)]),
+            }
+        )
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        recording: list[tuple[float, int]] = []
+        parts: list[bytes] = []
+        events_sent = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                events = inspector.feed(chunk)
+                if rule is not None:
+                    events_sent = await send_disturbed(send, events, rule, events_sent, record)
+                else:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                recording.append((round((loop.time() - t0) * 1000.0, 1), len(chunk)))
+                parts.append(chunk)
+        except httpx.HTTPError:
+            raise ClientGone("the upstream stream broke off") from None
+        record.usage = inspector.usage
+        await send({"type": "http.response.body", "body": b""})
+        if key is not None and not inspector.error and record.failure != "stream_cut":
+            self.cache.put(key, Cached(response.status_code, headers, b"".join(parts), recording, inspector.usage))
+
+    async def replay(self, s: ProxySettings, cached: Cached, send, record: LogRecord) -> None:
+        """Answers from the cache; a stream is replayed as a stream (instantly, or at its recorded pace)."""
+        record.status_code = cached.status
+        provider = s.provider
+        headers = [(k, v) for k, v in cached.headers if k != provider.request_id_header]
+        headers.append((provider.request_id_header, provider.new_request_id()))
+        headers.append(("x-rubberduck-cache", "hit"))
+        if cached.chunks is None:
+            headers.append(("content-length", str(len(cached.body))))
+            await send({"type": "http.response.start", "status": cached.status, "headers": encode_headers(headers)})
+            await send({"type": "http.response.body", "body": cached.body})
+            return
+        await send({"type": "http.response.start", "status": cached.status, "headers": encode_headers(headers)})
+        rule = s.chaos.stream_rule()
+        paced = s.replay == "recorded"
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        offset = 0
+        events_sent = 0
+        splitter = provider.stream_inspector(Route("replay", stream=True)) if rule is not None else None
+        for at_ms, length in cached.chunks:
+            chunk = cached.body[offset : offset + length]
+            offset += length
+            if paced:
+                wait = t0 + at_ms / 1000.0 - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            if splitter is not None:
+                events_sent = await send_disturbed(send, splitter.feed(chunk), rule, events_sent, record)
+            else:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def send_disturbed(send, events: list[bytes], rule: StreamRule, events_sent: int, record: LogRecord) -> int:
+    """Sends whole events under a stream-chaos rule: slowed by chunk_delay_ms, cut after N events."""
+    for event in events:
+        if rule.cut_after_events is not None and events_sent >= rule.cut_after_events:
+            record.failure = "stream_cut"
+            raise ClientGone("stream cut by chaos rule")
+        if rule.chunk_delay_ms:
+            await asyncio.sleep(rule.chunk_delay_ms / 1000.0)
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+        events_sent += 1
+    return events_sent
+
+
+def is_timeout(error: httpx.HTTPError) -> bool:
+    """httpx-aiohttp maps a refused connection to ConnectTimeout; the aiohttp cause tells the truth."""
+    cause = error.__cause__
+    if cause is not None:
+        return isinstance(cause, TimeoutError)
+    return isinstance(error, httpx.TimeoutException)
+
+
+def fault_of(failure: str | None) -> Fault:
+    return {"ip_blocked": Fault.IP_BLOCKED, "rate_limit": Fault.RATE_LIMITED}.get(failure or "", Fault.INJECTED)
+
+
+async def send_answer(send, answer: Answer, record: LogRecord, failure: str | None = None) -> None:
+    record.status_code = answer.status
+    headers = [*answer.headers, ("content-length", str(len(answer.body)))]
+    if failure:
+        headers.append(("x-rubberduck-failure", failure))
+    await send({"type": "http.response.start", "status": answer.status, "headers": encode_headers(headers)})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+async def read_body(receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone("client left while sending its request")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+
+async def wait_for_disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def cancel_on_disconnect(receive, task: asyncio.Task) -> None:
+    await wait_for_disconnect(receive)
+    task.cancel()

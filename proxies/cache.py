@@ -1,0 +1,106 @@
+"""The response cache: a byte-bounded in-memory LRU in front of the durable CacheEntry table.
+
+The request path never touches the database directly: lookups that miss memory but are known to be
+stored go to `db` (a one-thread executor), and stores are queued there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from providers.base import Usage
+
+
+@dataclass(slots=True)
+class Cached:
+    status: int
+    headers: list[tuple[str, str]]  # without framing headers (content-length, transfer-encoding)
+    body: bytes
+    chunks: list[tuple[float, int]] | None  # for streams: (offset_ms, length) per chunk as recorded
+    usage: Usage | None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + 64 * (len(self.chunks or ()) + len(self.headers)) + 200
+
+
+class MemoryLRU:
+    """One process-wide LRU, bounded by the bytes of the entries it holds, shared by all proxy threads."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[tuple[int, str], Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, proxy_id: int, key: str) -> Cached | None:
+        with self._lock:
+            entry = self._entries.get((proxy_id, key))
+            if entry is not None:
+                self._entries.move_to_end((proxy_id, key))
+            return entry
+
+    def put(self, proxy_id: int, key: str, entry: Cached) -> None:
+        size = entry.size
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop((proxy_id, key), None)
+            if old is not None:
+                self.bytes -= old.size
+            self._entries[(proxy_id, key)] = entry
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self.bytes -= evicted.size
+
+    def clear(self, proxy_id: int) -> None:
+        with self._lock:
+            for k in [k for k in self._entries if k[0] == proxy_id]:
+                self.bytes -= self._entries.pop(k).size
+
+
+class ProxyCache:
+    """The cache of one proxy: memory first, then the database for keys known to be stored."""
+
+    def __init__(self, proxy_id: int, lru: MemoryLRU, db: Executor, known_keys: set[str]):
+        self.proxy_id = proxy_id
+        self.lru = lru
+        self.db = db
+        self.known = known_keys
+        self.pending_hits: dict[str, int] = {}
+
+    async def get(self, key: str) -> Cached | None:
+        entry = self.lru.get(self.proxy_id, key)
+        if entry is None and key in self.known:
+            from proxies import store
+
+            loop = asyncio.get_running_loop()
+            entry = await loop.run_in_executor(self.db, store.load_entry, self.proxy_id, key)
+            if entry is None:
+                self.known.discard(key)
+            else:
+                self.lru.put(self.proxy_id, key, entry)
+        if entry is not None:
+            self.pending_hits[key] = self.pending_hits.get(key, 0) + 1
+        return entry
+
+    def put(self, key: str, entry: Cached) -> None:
+        from proxies import store
+
+        self.lru.put(self.proxy_id, key, entry)
+        self.known.add(key)
+        self.db.submit(store.save_entry, self.proxy_id, key, entry)
+
+    def take_hits(self) -> dict[str, int]:
+        """The hit counts gathered since the last call (flushed to the table by the runner)."""
+        hits, self.pending_hits = self.pending_hits, {}
+        return hits
+
+    def clear(self) -> None:
+        self.lru.clear(self.proxy_id)
+        self.known.clear()

@@ -1,0 +1,52 @@
+"""The cache key: one pure function of what identifies a request to its provider."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+# Bump when the normalisation changes, so an old entry is never served for a differently keyed request.
+KEY_VERSION = b"rk1"
+_UNSET = object()
+
+
+def canonical_body(body: bytes, parsed: Any = _UNSET) -> bytes:
+    """The body's JSON with keys sorted and no whitespace; the raw bytes when it is not JSON."""
+    if not body:
+        return b""
+    if parsed is _UNSET:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body
+    if parsed is None and body.strip() != b"null":
+        return body
+    try:
+        return orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # e.g. an integer beyond 64 bits: key on the raw bytes
+        return body
+
+
+def cache_key(
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: list[tuple[str, str]],
+    body: bytes,
+    parsed: Any = _UNSET,
+) -> str:
+    """sha256 over method, normalised path, credential-free query pairs, version-selecting headers and
+    the canonical body. Every part is length-prefixed so no two different requests share a preimage."""
+    h = hashlib.sha256(KEY_VERSION)
+    headers = sorted((k.lower(), v) for k, v in headers)
+    parts = [method.upper().encode(), path.encode(), str(len(query)).encode()]
+    parts += [s.encode() for pair in query for s in pair]
+    parts.append(str(len(headers)).encode())
+    parts += [s.encode() for pair in headers for s in pair]
+    parts.append(canonical_body(body, parsed))
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()

@@ -1,0 +1,35 @@
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from proxies.runner import Runner
+
+
+class Command(BaseCommand):
+    help = "Runs the proxy runner headless: serves every proxy whose desired state is running."
+
+    def handle(self, *args, **options):
+        runner = Runner()
+        stop = threading.Event()
+        signals = []
+
+        def on_signal(signum, frame):
+            signals.append(signum)
+            stop.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        runner.start(embedded=True)
+        self.stdout.write(f"Rubberduck runner {runner.id} started; Ctrl-C stops it gracefully.")
+        self.stdout.flush()
+        stop.wait()
+        # A second signal while stopping gracefully forces the stop.
+        signal.signal(signal.SIGINT, lambda *a: runner_force(runner))
+        runner.shutdown("graceful")
+        self.stdout.write("Rubberduck runner stopped.")
+
+
+def runner_force(runner: Runner) -> None:
+    for running in list(runner.running.values()):
+        running.server.server.force_exit = True

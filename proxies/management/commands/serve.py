@@ -1,0 +1,35 @@
+import os
+
+from daphne.endpoints import build_endpoint_description_strings
+from daphne.server import Server
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from proxies.runner import Runner
+
+
+class Command(BaseCommand):
+    help = "Serves the web UI, the REST API and WebSockets with daphne, with the proxy runner embedded."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("RUBBERDUCK_PORT", "8000")))
+        parser.add_argument("--host", default=os.environ.get("RUBBERDUCK_HOST", "127.0.0.1"))
+
+    def handle(self, *args, port, host, **options):
+        from rubberduck_site.asgi import application
+
+        runner = Runner()
+        runner.start(embedded=True)
+        self.stdout.write(f"Rubberduck on http://{host}:{port}/ (proxies bind {settings.RUBBERDUCK_PROXY_HOST})")
+        self.stdout.flush()
+        try:
+            # daphne handles SIGINT/SIGTERM by stopping its reactor; we then stop the proxies gracefully.
+            Server(
+                application=application,
+                endpoints=build_endpoint_description_strings(host=host, port=port),
+                signal_handlers=True,
+                verbosity=0,
+            ).run()
+        finally:
+            runner.shutdown("graceful")
+            self.stdout.write("Rubberduck stopped.")

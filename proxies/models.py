@@ -1,0 +1,80 @@
+from django.conf import settings
+from django.db import models
+
+
+class Proxy(models.Model):
+    """One emulated provider endpoint on its own port. The API writes desired state; the runner writes status."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        STOPPED = "stopped"
+        STARTING = "starting"
+        STOPPING = "stopping"
+        ERROR = "error"
+
+    class Desired(models.TextChoices):
+        RUNNING = "running"
+        STOPPED = "stopped"
+
+    class StopMode(models.TextChoices):
+        GRACEFUL = "graceful"
+        FORCE = "force"
+
+    class Replay(models.TextChoices):
+        INSTANT = "instant"
+        RECORDED = "recorded"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proxies")
+    name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=32)
+    model_name = models.CharField(max_length=200)
+    port = models.PositiveIntegerField(unique=True)
+    upstream_url = models.URLField(max_length=500, blank=True, default="")
+    tls = models.BooleanField(default=False)
+    replay = models.CharField(max_length=16, choices=Replay.choices, default=Replay.INSTANT)
+    description = models.TextField(blank=True, default="")
+    tags = models.JSONField(default=list, blank=True)
+    # The failure configuration (see proxies/failures.py); {} means no failures.
+    failures = models.JSONField(default=dict, blank=True)
+
+    desired_state = models.CharField(max_length=16, choices=Desired.choices, default=Desired.RUNNING)
+    stop_mode = models.CharField(max_length=16, choices=StopMode.choices, default=StopMode.GRACEFUL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STOPPED)
+    last_error = models.TextField(null=True, blank=True)
+    # Which runner serves this proxy, and until when its claim holds (several runner processes).
+    cache_cleared_at = models.DateTimeField(null=True, blank=True)
+    runner_id = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "proxies"
+
+    def __str__(self):
+        return f"{self.name} ({self.provider}:{self.port})"
+
+
+class CacheEntry(models.Model):
+    """A complete 2xx answer. For a stream, `body` holds all its bytes and `chunks` how they arrived:
+    [[offset_ms, length], ...], so a replay can re-cut and re-pace them."""
+
+    proxy = models.ForeignKey(Proxy, on_delete=models.CASCADE, related_name="cache_entries")
+    key = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    headers = models.JSONField(default=list)
+    body = models.BinaryField(default=b"")
+    chunks = models.JSONField(null=True, blank=True)
+    usage = models.JSONField(null=True, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    hits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["proxy", "key"], name="cache_entry_unique_key")]
+        verbose_name_plural = "cache entries"
+
+    def __str__(self):
+        return f"{self.proxy_id}:{self.key[:12]}"

@@ -1,0 +1,243 @@
+"""The runner: a reconciler that makes the running proxy servers match the desired state in the DB.
+
+`reconcile()` reads desired state, diffs it with what runs, stops what must stop, starts what must start
+(a port change is a restart), pushes edited settings into running proxies, and writes status/last_error
+back. It is idempotent and never raises out of its loop. A nudge (same process) or the ~0.5 s poll
+(another process) triggers it. Several runner processes share the work through leases on Proxy rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
+
+import providers
+from logs.writer import LogWriter
+from proxies import store
+from proxies.app import ProxyApp, ProxySettings
+from proxies.cache import MemoryLRU, ProxyCache
+from proxies.failures import Chaos
+from proxies.models import Proxy
+from proxies.ratelimit import RateLimiter
+from proxies.server import PortUnavailable, ProxyServer
+
+log = logging.getLogger("rubberduck.runner")
+
+LEASE = timedelta(seconds=15)
+_local: Runner | None = None
+
+
+def local_runner() -> Runner | None:
+    """The runner embedded in this process, if any (the API nudges it directly)."""
+    return _local
+
+
+@dataclass
+class Running:
+    server: ProxyServer
+    port: int
+    tls: bool
+    provider: str
+    version: object  # Proxy.updated_at when its settings were applied
+    cache_cleared_at: object
+    stopping: bool = False
+
+
+class Runner:
+    def __init__(self, *, runner_id: str | None = None, host: str | None = None, logging_enabled: bool | None = None):
+        self.id = runner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.host = host or settings.RUBBERDUCK_PROXY_HOST
+        self.running: dict[int, Running] = {}
+        self.lru = MemoryLRU(settings.RUBBERDUCK_CACHE_MEMORY_BYTES)
+        self.db = ThreadPoolExecutor(1, thread_name_prefix="rubberduck-db")
+        self.writer = LogWriter()
+        enabled = settings.RUBBERDUCK_LOGGING if logging_enabled is None else logging_enabled
+        self.enqueue_log = self.writer.enqueue if enabled else (lambda record: None)
+        self.limiters: dict[int, RateLimiter] = {}
+        self.failed: dict[int, object] = {}  # proxy id -> updated_at of a start that failed (not retried as is)
+        self._nudge = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._last_lease = None
+
+    # lifecycle
+
+    def start(self, embedded: bool = True) -> None:
+        global _local
+        if embedded:
+            _local = self
+        self.writer.start()
+        self.reconcile()
+        self._thread = threading.Thread(target=self._loop, name="rubberduck-runner", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._nudge.wait(settings.RUBBERDUCK_RECONCILE_SECONDS)
+            self._nudge.clear()
+            if self._stop.is_set():
+                break
+            self.reconcile()
+
+    def nudge(self) -> None:
+        self._nudge.set()
+
+    def shutdown(self, mode: str = "graceful") -> None:
+        """Stops every proxy (graceful: in-flight requests finish), flushes the logs, releases leases."""
+        global _local
+        self._stop.set()
+        self._nudge.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            stoppers = [threading.Thread(target=r.server.stop, args=(mode,)) for r in self.running.values()]
+            for t in stoppers:
+                t.start()
+            for t in stoppers:
+                t.join()
+            ids = list(self.running)
+            self.running.clear()
+        self.writer.stop()
+        self.db.shutdown(wait=True)
+        close_old_connections()
+        Proxy.objects.filter(id__in=ids).update(status=Proxy.Status.STOPPED)
+        Proxy.objects.filter(runner_id=self.id).update(runner_id="", lease_expires_at=None)
+        if _local is self:
+            _local = None
+
+    # reconciling
+
+    def reconcile(self) -> None:
+        with self._lock:
+            try:
+                close_old_connections()
+                self._reconcile()
+            except Exception:
+                log.exception("reconcile failed; retrying on the next tick")
+
+    def _claim(self) -> None:
+        """Claims proxies that want to run and nobody serves; renews this runner's leases now and then."""
+        now = timezone.now()
+        claimable = Proxy.objects.filter(desired_state=Proxy.Desired.RUNNING).filter(
+            Q(runner_id="") | Q(lease_expires_at__lt=now)
+        )
+        renew = self._last_lease is None or now - self._last_lease > LEASE / 3
+        if renew:
+            self._last_lease = now
+            claimable = Proxy.objects.filter(desired_state=Proxy.Desired.RUNNING).filter(
+                Q(runner_id="") | Q(runner_id=self.id) | Q(lease_expires_at__lt=now)
+            )
+        elif not claimable.exists():  # a read, so an idle tick never takes the write lock
+            return
+        claimable.update(runner_id=self.id, lease_expires_at=now + LEASE)
+
+    def _reconcile(self) -> None:
+        self._claim()
+        rows = {p.id: p for p in Proxy.objects.filter(runner_id=self.id).select_related(None)}
+        wanted = {pid: p for pid, p in rows.items() if p.desired_state == Proxy.Desired.RUNNING}
+
+        for pid, running in list(self.running.items()):
+            row = rows.get(pid)
+            if running.stopping:
+                continue
+            if row is None or pid not in wanted:
+                mode = row.stop_mode if row is not None else Proxy.StopMode.GRACEFUL
+                self._stop_async(pid, mode, release=row is None or row.desired_state == Proxy.Desired.STOPPED)
+            elif (row.port, row.tls, row.provider) != (running.port, running.tls, running.provider):
+                self._stop_now(pid, "graceful")
+            else:
+                if row.updated_at != running.version:
+                    running.server.app.settings = self._settings_of(row)
+                    running.version = row.updated_at
+                if row.cache_cleared_at != running.cache_cleared_at:
+                    running.server.app.cache.clear()
+                    running.cache_cleared_at = row.cache_cleared_at
+                hits = running.server.app.cache.take_hits()
+                if hits:
+                    self.db.submit(store.add_hits, pid, hits)
+
+        for pid, row in wanted.items():
+            if pid not in self.running and self.failed.get(pid) != row.updated_at:
+                self._start(row)
+
+    def _settings_of(self, row: Proxy) -> ProxySettings:
+        limiter = self.limiters.setdefault(row.id, RateLimiter())
+        return ProxySettings(
+            proxy_id=row.id,
+            owner_id=row.owner_id,
+            provider=providers.get(row.provider),
+            upstream_url=row.upstream_url,
+            replay=row.replay,
+            chaos=Chaos(row.failures, limiter),
+        )
+
+    def _start(self, row: Proxy) -> None:
+        try:
+            cache = ProxyCache(row.id, self.lru, self.db, store.known_keys(row.id))
+            app = ProxyApp(self._settings_of(row), cache, self.enqueue_log)
+            ssl_context = None
+            if row.tls:
+                from proxies.tls import server_context
+
+                ssl_context = server_context(self.host)
+            server = ProxyServer(
+                app,
+                self.host,
+                row.port,
+                graceful_seconds=settings.RUBBERDUCK_GRACEFUL_STOP_SECONDS,
+                upstream_timeout=settings.RUBBERDUCK_UPSTREAM_TIMEOUT,
+                ssl_context=ssl_context,
+            )
+            server.start()
+        except (PortUnavailable, KeyError, OSError, ValueError) as e:
+            message = str(e) if not isinstance(e, KeyError) else f"Unknown provider {row.provider!r}."
+            log.warning("proxy %s could not start: %s", row.id, message)
+            Proxy.objects.filter(id=row.id).update(status=Proxy.Status.ERROR, last_error=message)
+            self.failed[row.id] = row.updated_at
+            return
+        self.failed.pop(row.id, None)
+        self.running[row.id] = Running(server, row.port, row.tls, row.provider, row.updated_at, row.cache_cleared_at)
+        Proxy.objects.filter(id=row.id).update(status=Proxy.Status.RUNNING, last_error=None)
+        log.info("proxy %s serving on %s:%s", row.id, self.host, row.port)
+
+    def _stop_now(self, pid: int, mode: str) -> None:
+        running = self.running.pop(pid)
+        running.server.stop(mode)
+
+    def _stop_async(self, pid: int, mode: str, release: bool) -> None:
+        """Stops one proxy in its own thread so a graceful wait never holds up other proxies."""
+        running = self.running[pid]
+        running.stopping = True
+
+        def stop():
+            running.server.stop(mode)
+            with self._lock:
+                self.running.pop(pid, None)
+                close_old_connections()
+                fields = {"status": Proxy.Status.STOPPED}
+                if release:
+                    fields.update(runner_id="", lease_expires_at=None)
+                Proxy.objects.filter(id=pid, desired_state=Proxy.Desired.STOPPED).update(**fields)
+            self.nudge()
+
+        threading.Thread(target=stop, name=f"stop-proxy-{pid}", daemon=True).start()
+
+    def clear_cache(self, proxy_id: int) -> None:
+        """Drops a proxy's in-memory cache at once (its rows were deleted by the caller)."""
+        running = self.running.get(proxy_id)
+        if running is not None:
+            running.server.app.cache.clear()
+        else:
+            self.lru.clear(proxy_id)

@@ -1,0 +1,73 @@
+from django.conf import settings
+from rest_framework import serializers
+
+import providers
+from proxies.models import Proxy
+
+
+class ProxySerializer(serializers.ModelSerializer):
+    port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+    base_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Proxy
+        fields = [
+            "id",
+            "name",
+            "provider",
+            "model_name",
+            "port",
+            "upstream_url",
+            "tls",
+            "replay",
+            "description",
+            "tags",
+            "status",
+            "last_error",
+            "base_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "status", "last_error", "base_url", "created_at", "updated_at"]
+
+    def get_base_url(self, proxy: Proxy) -> str:
+        scheme = "https" if proxy.tls else "http"
+        host = settings.RUBBERDUCK_PROXY_HOST
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        host = f"[{host}]" if ":" in host else host
+        try:
+            suffix = providers.get(proxy.provider).client_base_path
+        except KeyError:
+            suffix = ""
+        return f"{scheme}://{host}:{proxy.port}{suffix}"
+
+    def validate_provider(self, value):
+        if value not in providers.registry():
+            raise serializers.ValidationError(
+                f"Unknown provider. Choose one of: {', '.join(sorted(providers.registry()))}."
+            )
+        return value
+
+    def validate_port(self, value):
+        if value is None:
+            return value
+        clash = Proxy.objects.filter(port=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("This port is already used by another proxy.")
+        return value
+
+    def validate(self, attrs):
+        provider_id = attrs.get("provider") or (self.instance.provider if self.instance else None)
+        upstream = attrs.get("upstream_url", self.instance.upstream_url if self.instance else "")
+        if provider_id in providers.registry() and providers.get(provider_id).upstream_required and not upstream:
+            raise serializers.ValidationError(
+                {"upstream_url": "This provider needs the upstream URL of your resource."}
+            )
+        return attrs
+
+
+class StopSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=Proxy.StopMode.choices, default=Proxy.StopMode.GRACEFUL)

@@ -1,0 +1,129 @@
+"""One proxy's server: a uvicorn server on its own port, in its own thread, on its own uvloop loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+import threading
+
+import uvicorn
+import uvloop
+
+from proxies.app import ProxyApp
+
+log = logging.getLogger("rubberduck.runner")
+# A stream cut on purpose or a client gone mid-answer is not a server error worth a traceback.
+logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Binds the proxy's listening socket now, so a port held by another program fails here, readably."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit this; without it every answer waits ~40 ms for the client's delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise PortUnavailable(f"Port {port} on {host} is not available: {e.strerror or e}.") from e
+    sock.setblocking(False)
+    return sock
+
+
+class PortUnavailable(Exception):
+    pass
+
+
+class ProxyServer:
+    def __init__(
+        self,
+        app: ProxyApp,
+        host: str,
+        port: int,
+        *,
+        graceful_seconds: float,
+        upstream_timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
+        self.app = app
+        self.host, self.port = host, port
+        self.upstream_timeout = upstream_timeout
+        self.ssl_context = ssl_context
+        config = uvicorn.Config(
+            app,
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=graceful_seconds,
+            timeout_keep_alive=75,
+            backlog=2048,
+        )
+        self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Binds and starts serving; raises PortUnavailable when the port is taken."""
+        sock = bind(self.host, self.port)
+        self._thread = threading.Thread(target=self._run, args=(sock,), name=f"proxy-{self.port}", daemon=True)
+        self._thread.start()
+        self._started.wait(10)
+        if self._error is not None:
+            raise PortUnavailable(f"Proxy on port {self.port} failed to start: {self._error}")
+
+    def _run(self, sock: socket.socket) -> None:
+        loop = uvloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.loop = loop
+        try:
+            self.app.start_client(self.upstream_timeout)
+            self.server.config.load()
+            if self.ssl_context is not None:
+                self.server.config.ssl = self.ssl_context
+            loop.call_soon(self._started.set)
+            loop.run_until_complete(self.server.serve(sockets=[sock]))
+            self._cancel_leftovers(loop)
+            loop.run_until_complete(self.app.close_client())
+        except BaseException as e:  # recorded for start(); the runner turns it into last_error
+            self._error = e
+            log.exception("proxy on port %s crashed", self.port)
+        finally:
+            self._started.set()
+            sock.close()
+            loop.close()
+
+    def _cancel_leftovers(self, loop: asyncio.AbstractEventLoop) -> None:
+        """After a force stop (or an exhausted graceful wait): drop connections, cancel their requests."""
+        for connection in list(self.server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+    @property
+    def in_flight(self) -> int:
+        return self.app.counters.in_flight
+
+    def stop(self, mode: str = "graceful") -> None:
+        """Stops accepting, then waits for in-flight requests (graceful, bounded) or cuts them (force)."""
+        if mode == "force":
+            self.server.force_exit = True
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()

@@ -1,0 +1,3 @@
+"""WebSocket routes; the logs and metrics apps add their consumers here."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from proxies import api as proxies_api
+from rubberduck_site import views
+
+api_v1 = [
+    path("providers/", proxies_api.ProviderListApi.as_view()),
+    path("proxies/", proxies_api.ProxyListApi.as_view()),
+    path("proxies/<int:pk>/", proxies_api.ProxyDetailApi.as_view()),
+    path("proxies/<int:pk>/start", proxies_api.ProxyStartApi.as_view()),
+    path("proxies/<int:pk>/stop", proxies_api.ProxyStopApi.as_view()),
+    path("proxies/<int:pk>/cache", proxies_api.ProxyCacheApi.as_view()),
+    path("proxies/<int:pk>/failures", proxies_api.ProxyFailuresApi.as_view()),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", views.healthz),
+    path("api/v1/", include(api_v1)),
+    path("accounts/", include("allauth.urls")),
+    path("_allauth/", include("allauth.headless.urls")),
+    re_path(r"^(?!api/|admin/|static/|ws/|_allauth/|accounts/|healthz|metrics).*$", views.spa),
+]

@@ -1,0 +1,37 @@
+from django.conf import settings
+from django.db import connection
+from django.http import FileResponse, HttpResponse, JsonResponse
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from proxies.models import Proxy
+
+
+def healthz(request):
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = "ok"
+    except Exception:
+        database = "error"
+    running = Proxy.objects.filter(status=Proxy.Status.RUNNING).count() if database == "ok" else 0
+    return JsonResponse(
+        {
+            "status": "ok" if database == "ok" else "degraded",
+            "version": settings.VERSION,
+            "database": database,
+            "running_proxies": running,
+        },
+        status=200 if database == "ok" else 503,
+    )
+
+
+@ensure_csrf_cookie
+def spa(request, path=""):
+    """The React app's index.html for every non-API path; the app routes on the client."""
+    index = settings.FRONTEND_DIST / "index.html"
+    if not index.exists():
+        return HttpResponse(
+            "<h1>Rubberduck</h1><p>The frontend is not built yet: run <code>make run</code>.</p>", status=503
+        )
+    return FileResponse(open(index, "rb"), content_type="text/html")

@@ -1,0 +1,109 @@
+import os
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiToken
+from accounts.services import user_create_verified
+from tests.fakes import openai as fake_openai
+from tests.fakes.server import FakeUpstream
+
+
+@pytest.fixture
+def user(db):
+    return user_create_verified(email="ada@example.com", password="correct-horse-battery")
+
+
+@pytest.fixture
+def other_user(db):
+    return user_create_verified(email="bob@example.com", password="correct-horse-battery")
+
+
+def token_client(user) -> APIClient:
+    _, key = ApiToken.issue(user, "tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def api(user):
+    return token_client(user)
+
+
+@pytest.fixture
+def other_api(other_user):
+    return token_client(other_user)
+
+
+@pytest.fixture
+def runner(transactional_db, settings):
+    """A real runner, embedded in the test process, as `make run` embeds it."""
+    from proxies.runner import Runner
+
+    settings.RUBBERDUCK_GRACEFUL_STOP_SECONDS = 5
+    runner = Runner()
+    runner.start(embedded=True)
+    yield runner
+    runner.shutdown("force")
+
+
+@pytest.fixture
+def openai_upstream():
+    upstream = FakeUpstream(fake_openai.respond).start()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture
+def make_proxy(api, runner):
+    """Creates a proxy through the API and waits until the runner serves it."""
+
+    def make(provider="openai", upstream_url="", client=None, **fields):
+        body = {
+            "name": f"{provider}-test",
+            "provider": provider,
+            "model_name": "test-model",
+            "upstream_url": upstream_url,
+            **fields,
+        }
+        response = (client or api).post("/api/v1/proxies/", body, format="json")
+        assert response.status_code == 201, response.content
+        proxy = response.json()
+        wait_until(lambda: (client or api).get(f"/api/v1/proxies/{proxy['id']}/").json()["status"] != "starting")
+        return (client or api).get(f"/api/v1/proxies/{proxy['id']}/").json()
+
+    return make
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def flushed_logs(runner, proxy_id=None):
+    """All log entries once the runner's writer has flushed what is queued."""
+    from logs.models import LogEntry
+
+    runner.writer.flush()
+    entries = LogEntry.objects.order_by("id")
+    return list(entries.filter(proxy_id=proxy_id) if proxy_id else entries)
+
+
+def require_service(name: str, host: str, port: int):
+    """Skips when a service is unreachable; in CI (RUBBERDUCK_REQUIRE_SERVICES=1) fails instead."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        message = f"{name} is not reachable on {host}:{port}"
+        if os.environ.get("RUBBERDUCK_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " (RUBBERDUCK_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
