@@ -10,6 +10,13 @@ from tests.fakes import openai as fake_openai
 from tests.fakes.server import FakeUpstream
 
 
+@pytest.fixture(autouse=True)
+def _own_port_range(settings):
+    """Each test run auto-assigns proxy ports from its own window, so parallel runs never collide."""
+    low = 20000 + (os.getpid() % 400) * 100
+    settings.RUBBERDUCK_PORT_RANGE = (low, low + 99)
+
+
 @pytest.fixture
 def user(db):
     return user_create_verified(email="ada@example.com", password="correct-horse-battery")
