@@ -261,11 +261,14 @@ class Provider:
         *,
         message: str | None = None,
         retry_after: int | None = None,
+        limit: int | None = None,
         route: Route | None = None,
     ) -> Answer:
         """The provider's own error answer for `status` (body, headers and status exactly as the provider
         sends them), so that its SDK raises its native exception. `retry_after` (seconds) is advertised
-        in the provider's retry headers when set (RPM limit, injected 429/503)."""
+        in the provider's retry headers when set (RPM limit, injected 429/503); `limit` is the proxy's
+        requests-per-minute limit when the RPM limit fired (for the provider's rate-limit headers);
+        `route` is set when the request was routed already."""
         raise NotImplementedError
 
     @staticmethod

@@ -138,19 +138,19 @@ class OpenAIProvider(Provider):
     def stream_inspector(self, route: Route) -> SSEInspector:
         return ResponsesInspector() if route.operation == "responses" else ChatInspector()
 
-    def error(self, status, fault=Fault.INJECTED, *, message=None, retry_after=None, route=None) -> Answer:
+    def error(self, status, fault=Fault.INJECTED, *, message=None, retry_after=None, limit=None, route=None) -> Answer:
         headers = [("x-request-id", self.new_request_id())]
         if status == 429:
-            headers += rate_limit_headers(retry_after)
+            headers += rate_limit_headers(retry_after, limit)
         if retry_after is not None:
             headers.append(("retry-after", str(retry_after)))
         return self.json_answer(status, openai_error_body(status, fault, message, retry_after), headers)
 
 
-def rate_limit_headers(retry_after: int | None) -> list[tuple[str, str]]:
+def rate_limit_headers(retry_after: int | None, limit: int | None = None) -> list[tuple[str, str]]:
     reset = f"{retry_after or 1}s"
     return [
-        ("x-ratelimit-limit-requests", "5000"),
+        ("x-ratelimit-limit-requests", str(limit or 5000)),
         ("x-ratelimit-remaining-requests", "0"),
         ("x-ratelimit-reset-requests", reset),
         ("x-ratelimit-limit-tokens", "160000"),
