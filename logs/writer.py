@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from django.db import close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from logs.pricing import cost_usd
 from logs.records import LogRecord
@@ -83,9 +83,13 @@ class LogWriter:
             records = []
             while self.queue and len(records) < 5000:
                 records.append(self.queue.popleft())
+            rows = [row_of(r) for r in records]
             try:
-                rows = [row_of(r) for r in records]
-                self._write(rows)
+                try:
+                    self._write(rows)
+                except IntegrityError:
+                    rows = drop_deleted_proxies(rows)  # a proxy deleted with entries still queued
+                    self._write(rows)
             except Exception:
                 self.queue.extendleft(reversed(records))  # nothing is lost: retried on the next flush
                 raise
@@ -111,6 +115,13 @@ class LogWriter:
                 cursor.executemany(sql, [db_values(row) for row in rows])
             for hook in self.in_transaction:
                 hook(rows)
+
+
+def drop_deleted_proxies(rows: list[dict]) -> list[dict]:
+    from proxies.models import Proxy
+
+    alive = set(Proxy.objects.filter(id__in={r["proxy_id"] for r in rows}).values_list("id", flat=True))
+    return [r for r in rows if r["proxy_id"] in alive]
 
 
 def allocate_ids(n: int) -> Iterable[int]:
