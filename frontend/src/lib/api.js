@@ -171,7 +171,9 @@ export const api = {
 
   // Returns {count, next, results}; `url` is a `next` link from a previous page.
   logs: async (params, url) => {
-    const data = url ? await request('GET', url) : await get(`${API}/logs/`, params)
+    // `next` links may be absolute; keep them on this origin.
+    const next = url && new URL(url, window.location.origin)
+    const data = next ? await request('GET', next.pathname + next.search) : await get(`${API}/logs/`, params)
     if (Array.isArray(data)) return { count: data.length, next: null, results: data }
     return { count: data?.count ?? 0, next: data?.next || null, results: data?.results || [] }
   },

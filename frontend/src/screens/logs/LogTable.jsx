@@ -2,7 +2,7 @@ import { useEffect, useRef } from 'react'
 import { useVirtualizer } from '@tanstack/react-virtual'
 import { fmtInt, fmtMs, fmtTime, fmtUsd } from '../../lib/format.js'
 
-const COLS = 'grid grid-cols-[7.5rem_minmax(8rem,1.4fr)_minmax(7rem,1fr)_4rem_5rem_4.5rem_minmax(6rem,1fr)_6rem_5.5rem] gap-3 px-4'
+const COLS = 'grid grid-cols-[7.5rem_minmax(6rem,1.4fr)_minmax(6rem,1fr)_3.5rem_4.5rem_4.5rem_minmax(5rem,1fr)_4.5rem_5rem] gap-2 px-4'
 const ROW_H = 36
 
 const statusTone = (s) => (s >= 500 ? 'text-red-600' : s >= 400 ? 'text-amber-600' : 'text-emerald-700')

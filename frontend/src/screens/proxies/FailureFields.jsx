@@ -27,7 +27,7 @@ export function RateSlider({ label, value, onChange, testId, error }) {
   )
 }
 
-const COMMON = [400, 401, 403, 404, 408, 413, 429, 500, 502, 503, 504, 529]
+const COMMON = [429, 500, 503, 502, 504, 529, 400, 401, 403, 404, 408, 413]
 
 // Error injection: a list of {status, rate}.
 export function ErrorRates({ value, onChange, errors = {} }) {

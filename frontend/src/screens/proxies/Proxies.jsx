@@ -66,7 +66,7 @@ export default function Proxies() {
         ) : (
           <div className="overflow-x-auto">
             <table className="w-full text-[13px]" data-testid="proxy-table">
-              <thead className="border-b border-slate-200 bg-slate-50/60 text-left text-xs font-medium text-slate-500">
+              <thead className="border-b border-slate-200 bg-slate-50/60 text-left text-xs font-medium whitespace-nowrap text-slate-500">
                 <tr>
                   <th scope="col" className="px-5 py-2.5 font-medium">Name</th>
                   <th scope="col" className="px-3 py-2.5 font-medium">Provider</th>
@@ -74,7 +74,7 @@ export default function Proxies() {
                   <th scope="col" className="px-3 py-2.5 font-medium">Status</th>
                   <th scope="col" className="px-3 py-2.5 text-right font-medium">Req/min</th>
                   <th scope="col" className="px-3 py-2.5 text-right font-medium">Hit rate</th>
-                  <th scope="col" className="px-3 py-2.5 font-medium">Base URL</th>
+                  <th scope="col" className="hidden px-3 py-2.5 font-medium xl:table-cell">Base URL</th>
                   <th scope="col" className="px-5 py-2.5 text-right font-medium"><span className="sr-only">Actions</span></th>
                 </tr>
               </thead>

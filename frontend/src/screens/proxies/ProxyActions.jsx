@@ -85,8 +85,8 @@ export function ProxyActions({ proxy, onEdit, onDeleted }) {
       <IconButton label={`Clear cache of ${n}`} onClick={() => setConfirm('cache')} data-testid={`clear-cache-${n}`}>
         <Eraser className="size-3.5" />
       </IconButton>
-      <IconButton label={`Delete ${n}`} onClick={() => setConfirm('delete')} disabled={live} data-testid={`delete-${n}`} className="hover:text-red-600">
-          <Trash2 className="size-3.5" />
+      <IconButton label={live ? `Stop ${n} before deleting it` : `Delete ${n}`} onClick={() => setConfirm('delete')} disabled={live} data-testid={`delete-${n}`} className="hover:text-red-600">
+        <Trash2 className="size-3.5" />
       </IconButton>
       <ConfirmDialog
         open={confirm === 'cache'}

@@ -121,9 +121,9 @@ export function ProxyForm({ open, onClose, proxy }) {
           ))}
         </SelectField>
         <TextField label="Model name" value={form.model_name} onChange={set('model_name')} error={errors.model_name} hint="For display only; requests choose their own model." data-testid="proxy-model-name" placeholder="e.g. gpt-4o-mini" />
-        <div className="grid grid-cols-3 gap-3">
+        <div className="grid grid-cols-2 gap-3">
           <TextField label="Port" inputMode="numeric" value={form.port} onChange={set('port')} error={errors.port} placeholder="Auto" data-testid="proxy-port" inputClassName="tabular" />
-          <SelectField label="Cached stream replay" className="col-span-2" value={form.replay} onChange={set('replay')} error={errors.replay} data-testid="proxy-replay">
+          <SelectField label="Cached stream replay" value={form.replay} onChange={set('replay')} error={errors.replay} data-testid="proxy-replay">
             <option value="instant">Instant</option>
             <option value="recorded">At recorded pace</option>
           </SelectField>

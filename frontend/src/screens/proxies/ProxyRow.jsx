@@ -11,11 +11,11 @@ export function ProxyRow({ proxy: p, providerName, live, onEdit }) {
   return (
     <>
       <tr data-testid={`proxy-row-${p.name}`} data-proxy-id={p.id} className="group hover:bg-slate-50/70">
-        <td className="px-5 py-3">
+        <td className="px-5 py-3 whitespace-nowrap">
           <Link to={`/proxies/${p.id}`} className="font-medium text-slate-900 hover:text-accent" data-testid={`proxy-link-${p.name}`}>
             {p.name}
           </Link>
-          <div className="text-xs text-slate-500">{p.model_name}</div>
+          <div className="max-w-48 truncate text-xs text-slate-500">{p.model_name}</div>
         </td>
         <td className="px-3 py-3 text-slate-700">{providerName}</td>
         <td className="px-3 py-3 text-right font-mono tabular text-slate-700">{p.port ?? '—'}</td>
@@ -24,7 +24,7 @@ export function ProxyRow({ proxy: p, providerName, live, onEdit }) {
         </td>
         <td className="px-3 py-3 text-right tabular text-slate-700" data-testid={`rpm-${p.name}`}>{fmtInt(requests)}</td>
         <td className="px-3 py-3 text-right tabular text-slate-700">{fmtPct(hitRate)}</td>
-        <td className="max-w-64 px-3 py-3">
+        <td className="hidden max-w-64 px-3 py-3 xl:table-cell">
           {p.base_url ? (
             <div className="flex items-center gap-1.5">
               <code className="truncate font-mono text-xs text-slate-600" title={p.base_url}>{p.base_url}</code>
