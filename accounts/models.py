@@ -31,3 +31,32 @@ class ApiToken(models.Model):
         key = "rd_" + secrets.token_urlsafe(32)
         token = cls.objects.create(user=user, name=name, prefix=key[:10], key_hash=hash_key(key))
         return token, key
+
+
+def default_metrics_retention():
+    return {"1m": 2, "15m": 30, "1h": 365}
+
+
+class SiteSettings(models.Model):
+    """The global settings: one row (pk=1), read through `SiteSettings.current()`, written by staff only."""
+
+    log_retention_days = models.PositiveIntegerField(default=30)
+    metrics_retention_days = models.JSONField(default=default_metrics_retention)
+    signup_open = models.BooleanField(default=True)
+    default_upstreams = models.JSONField(default=dict, blank=True)  # {provider_id: url}; absent = provider default
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "site settings"
+
+    def __str__(self):
+        return "Site settings"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> "SiteSettings":
+        settings_row, _ = cls.objects.get_or_create(pk=1)
+        return settings_row

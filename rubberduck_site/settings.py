@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from accounts.conf import cache_settings, email_settings, socialaccount_providers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -32,6 +34,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.headless",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
     "channels",
     "accounts",
     "proxies",
@@ -49,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.ratelimits.AuthRateLimitMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -58,7 +63,28 @@ AUTHENTICATION_BACKENDS = [
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
-HEADLESS_ONLY = False
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = env.int("ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS", default=3)
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True  # sign-up and reset answer alike whether or not the email is known
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"  # sign-ups follow SiteSettings.signup_open
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+# allauth's own ACCOUNT_RATE_LIMITS keep their defaults under our django-ratelimit layer: see accounts/ratelimits.py.
+RUBBERDUCK_RATE_LIMITS = {}  # per action overrides of accounts.ratelimits.DEFAULT_RATES, e.g. {"login": {"ip": "20/m"}}
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+HEADLESS_ONLY = False  # the regular allauth views stay, e.g. as the OAuth callback endpoints
+# Links in emails go to the SPA, which then calls the headless API with the key.
+HEADLESS_FRONTEND_URLS = {
+    "account_confirm_email": "/account/verify-email/{key}",
+    "account_reset_password": "/account/password/reset",
+    "account_reset_password_from_key": "/account/password/reset/key/{key}",
+    "account_signup": "/account/signup",
+    "socialaccount_login_error": "/account/provider/callback",
+}
+# Google/GitHub: each gets an app (and a button) only when its client id and secret are both set.
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers(env.ENVIRON)
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # a provider-verified email logs in to the account that owns it...
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True  # ...and links the social account to it
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the SPA starts logins with a CSRF-protected form POST
 
 ROOT_URLCONF = "rubberduck_site.urls"
 ASGI_APPLICATION = "rubberduck_site.asgi.application"
@@ -142,12 +168,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-SENDGRID_API_KEY = env("SENDGRID_API_KEY", default="")
-if SENDGRID_API_KEY:
-    EMAIL_BACKEND = "anymail.backends.sendgrid.EmailBackend"
-    ANYMAIL = {"SENDGRID_API_KEY": SENDGRID_API_KEY}
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Rubberduck <noreply@rubberduck.local>")
+# Email: SendGrid through anymail when SENDGRID_API_KEY is set, the console otherwise (accounts/conf.py).
+globals().update(email_settings(env.ENVIRON))
+# Rate-limit counters (and allauth's) live here; see accounts/conf.py on why LocMem is enough for `make run`.
+CACHES = cache_settings(REDIS_URL)
 
 # The data plane.
 RUBBERDUCK_PROXY_HOST = env("RUBBERDUCK_PROXY_HOST", default="127.0.0.1")
@@ -166,9 +190,16 @@ LOGGING = {
     "loggers": {"rubberduck": {"level": env("LOG_LEVEL", default="INFO")}},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# Secure cookies are only sent over HTTPS, and `make run` serves plain http://127.0.0.1, where a Secure session
+# cookie would make signing in impossible. So they default to off and a deployment behind TLS turns them on
+# (SESSION_COOKIE_SECURE=1 CSRF_COOKIE_SECURE=1); browsers treat 127.0.0.1/localhost as a secure context anyway.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # the SPA reads the csrftoken cookie and sends it back as X-CSRFToken
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

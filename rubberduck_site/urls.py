@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from accounts import api as accounts_api
 from proxies import api as proxies_api
 from rubberduck_site import views
 
@@ -12,6 +13,10 @@ api_v1 = [
     path("proxies/<int:pk>/stop", proxies_api.ProxyStopApi.as_view()),
     path("proxies/<int:pk>/cache", proxies_api.ProxyCacheApi.as_view()),
     path("proxies/<int:pk>/failures", proxies_api.ProxyFailuresApi.as_view()),
+    path("me/", accounts_api.MeApi.as_view()),
+    path("tokens/", accounts_api.TokenListApi.as_view()),
+    path("tokens/<int:pk>/", accounts_api.TokenDetailApi.as_view()),
+    path("settings/", accounts_api.SiteSettingsApi.as_view()),
 ]
 
 urlpatterns = [

@@ -1,0 +1,107 @@
+"""Abuse limits (django-ratelimit): each guarded action is counted per client IP and per account.
+
+How this combines with allauth's own ACCOUNT_RATE_LIMITS: ours is the outer layer and counts every *attempt*
+(a 429 here never reaches allauth); allauth's stays on underneath with its defaults and counts what only it can
+see (failed logins per account, resends of verification mail, reset-key use). Whichever trips first answers
+429. Both count in the same `default` cache, so they hold across processes when REDIS_URL is set.
+"""
+
+import json
+import re
+
+from django.conf import settings
+from django.http import JsonResponse
+from django_ratelimit.core import get_usage
+from rest_framework.exceptions import APIException
+
+MESSAGE = "Too many attempts. Please wait a minute and try again."
+
+DEFAULT_RATES = {
+    "login": {"ip": "10/m", "account": "5/m"},
+    "signup": {"ip": "10/m", "account": "3/m"},
+    "password_reset": {"ip": "10/m", "account": "3/m"},
+    "token_create": {"ip": "30/m", "account": "10/m"},
+}
+
+# allauth endpoints (headless for the SPA, and the regular views that HEADLESS_ONLY=False keeps alive).
+GUARDED_PATHS = [
+    (re.compile(r"^/_allauth/(browser|app)/v1/auth/login$"), "login"),
+    (re.compile(r"^/_allauth/(browser|app)/v1/auth/signup$"), "signup"),
+    (re.compile(r"^/_allauth/(browser|app)/v1/auth/password/request$"), "password_reset"),
+    (re.compile(r"^/accounts/login/$"), "login"),
+    (re.compile(r"^/accounts/signup/$"), "signup"),
+    (re.compile(r"^/accounts/password/reset/$"), "password_reset"),
+]
+
+
+class RateLimited(APIException):
+    status_code = 429
+    default_detail = MESSAGE
+    default_code = "rate_limited"
+
+
+def rates(action: str) -> dict:
+    return {**DEFAULT_RATES[action], **getattr(settings, "RUBBERDUCK_RATE_LIMITS", {}).get(action, {})}
+
+
+def limit_hit(request, action: str, account: str | None) -> int | None:
+    """Counts one attempt of `action`; returns the seconds until it may be retried when over a limit, else None.
+    Both counters are always incremented, so an attacker rotating accounts from one IP is still caught."""
+    waits = []
+    keys = {"ip": "ip"}
+    if account:
+        keys["account"] = lambda group, request: account
+    for scope, key in keys.items():
+        usage = get_usage(
+            request, group=f"rubberduck:{action}:{scope}", key=key, rate=rates(action)[scope], increment=True
+        )
+        if usage and usage["should_limit"]:
+            waits.append(usage["time_left"])
+    return max(waits) if waits else None
+
+
+def check_limit(request, action: str, account: str | None) -> None:
+    """For our DRF views: raises a 429 in the API's one error shape."""
+    wait = limit_hit(request, action, account)
+    if wait is not None:
+        error = RateLimited()
+        error.wait = wait  # DRF turns this into a Retry-After header
+        raise error
+
+
+def _account_of(request) -> str | None:
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return None
+        value = body.get("email") or body.get("username") if isinstance(body, dict) else None
+    else:
+        value = request.POST.get("login") or request.POST.get("email")
+    return value.strip().lower() if isinstance(value, str) and value.strip() else None
+
+
+class AuthRateLimitMiddleware:
+    """Guards allauth's login, sign-up and password-reset POSTs before allauth sees them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST":
+            for pattern, action in GUARDED_PATHS:
+                if pattern.match(request.path_info):
+                    wait = limit_hit(request, action, _account_of(request))
+                    if wait is not None:
+                        return self.too_many(wait)
+                    break
+        return self.get_response(request)
+
+    @staticmethod
+    def too_many(wait: int) -> JsonResponse:
+        # allauth's error shape, which the SPA already reads for these endpoints.
+        response = JsonResponse(
+            {"status": 429, "errors": [{"message": MESSAGE, "code": "too_many_requests"}]}, status=429
+        )
+        response["Retry-After"] = str(wait)
+        return response
