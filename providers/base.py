@@ -244,6 +244,11 @@ class Provider:
         """Tokens from a complete JSON answer, or None when it carries none."""
         return None
 
+    def answer_usage(self, route: Route, body: bytes, headers: list[tuple[str, str]]) -> Usage | None:
+        """Tokens from a complete answer, given its body and response headers (lower-case names), for providers
+        that report usage in headers (Bedrock InvokeModel). Default: `usage(route, body)`."""
+        return self.usage(route, body)
+
     def stream_inspector(self, route: Route) -> StreamInspector:
         """A fresh inspector for one streamed answer of `route`."""
         raise NotImplementedError

@@ -194,7 +194,7 @@ class ProxyApp:
         status = response.status_code
         record.status_code = status
         if 200 <= status < 300:
-            record.usage = s.provider.usage(route, body)
+            record.usage = s.provider.answer_usage(route, body, headers)
             if key is not None:
                 self.cache.put(key, Cached(status, headers, body, None, record.usage))
         out = [*headers, ("content-length", str(len(body)))]
