@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import connection
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from proxies.models import Proxy
@@ -34,4 +34,5 @@ def spa(request, path=""):
         return HttpResponse(
             "<h1>Rubberduck</h1><p>The frontend is not built yet: run <code>make run</code>.</p>", status=503
         )
-    return FileResponse(open(index, "rb"), content_type="text/html")
+    # A plain response: index.html is small, and a file stream would be consumed synchronously under ASGI.
+    return HttpResponse(index.read_bytes(), content_type="text/html; charset=utf-8")
