@@ -54,13 +54,16 @@ export function ProxyForm({ open, onClose, proxy }) {
   const [errors, setErrors] = useState({})
   const [formError, setFormError] = useState('')
 
+  // Reset when the panel opens (not on background refetches of the same proxy).
+  const proxyId = proxy?.id
   useEffect(() => {
     if (open) {
       setForm(toForm(proxy))
       setErrors({})
       setFormError('')
     }
-  }, [open, proxy])
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [open, proxyId])
 
   const save = useMutation({
     mutationFn: (body) => (proxy ? api.updateProxy(proxy.id, body) : api.createProxy(body)),
