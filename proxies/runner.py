@@ -29,12 +29,12 @@ from proxies.app import ProxyApp, ProxySettings
 from proxies.cache import MemoryLRU, ProxyCache
 from proxies.failures import Chaos
 from proxies.models import Proxy
-from proxies.ratelimit import RateLimiter
+from proxies.ratelimit import RateLimiter, RedisRateLimiter
 from proxies.server import PortUnavailable, ProxyServer
 
 log = logging.getLogger("rubberduck.runner")
 
-LEASE = timedelta(seconds=15)
+LEASE = timedelta(seconds=float(os.environ.get("RUBBERDUCK_LEASE_SECONDS", "15")))
 _local: Runner | None = None
 
 
@@ -64,7 +64,7 @@ class Runner:
         self.writer = LogWriter()
         enabled = settings.RUBBERDUCK_LOGGING if logging_enabled is None else logging_enabled
         self.enqueue_log = self.writer.enqueue if enabled else (lambda record: None)
-        self.limiters: dict[int, RateLimiter] = {}
+        self.limiters: dict[int, RateLimiter | RedisRateLimiter] = {}
         self.failed: dict[int, object] = {}  # proxy id -> updated_at of a start that failed (not retried as is)
         self._nudge = threading.Event()
         self._stop = threading.Event()
@@ -173,7 +173,10 @@ class Runner:
                 self._start(row)
 
     def _settings_of(self, row: Proxy) -> ProxySettings:
-        limiter = self.limiters.setdefault(row.id, RateLimiter())
+        limiter = self.limiters.get(row.id)
+        if limiter is None:  # kept across config edits and restarts; shared between processes via Redis
+            url = settings.REDIS_URL
+            limiter = self.limiters[row.id] = RedisRateLimiter(url, row.id) if url else RateLimiter()
         return ProxySettings(
             proxy_id=row.id,
             owner_id=row.owner_id,
