@@ -9,3 +9,4 @@ class LogEntryAdmin(admin.ModelAdmin):
     list_filter = ("cache", "failure", "status_code", "proxy__provider")
     search_fields = ("path", "prompt_hash", "ip")
     date_hierarchy = "timestamp"
+    list_select_related = ("proxy",)

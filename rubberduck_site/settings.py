@@ -65,6 +65,7 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = env.int("ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS", default=3)
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # only in the browser session that signed up (allauth checks)
 ACCOUNT_PREVENT_ENUMERATION = True  # sign-up and reset answer alike whether or not the email is known
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"  # sign-ups follow SiteSettings.signup_open
 SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
@@ -181,6 +182,20 @@ RUBBERDUCK_CACHE_MEMORY_BYTES = env.int("RUBBERDUCK_CACHE_MEMORY_BYTES", default
 RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=600.0)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
+# Logs and metrics (the site settings row, when saved, overrides the retentions; 0 keeps forever).
+RUBBERDUCK_LOG_RETENTION_DAYS = env.int("RUBBERDUCK_LOG_RETENTION_DAYS", default=30)
+RUBBERDUCK_METRICS_RETENTION_DAYS = {
+    "1m": env.int("RUBBERDUCK_METRICS_1M_RETENTION_DAYS", default=2),
+    "15m": env.int("RUBBERDUCK_METRICS_15M_RETENTION_DAYS", default=30),
+    "1h": env.int("RUBBERDUCK_METRICS_1H_RETENTION_DAYS", default=365),
+}
+RUBBERDUCK_RETENTION_SECONDS = env.float("RUBBERDUCK_RETENTION_SECONDS", default=600.0)  # how often it is applied
+RUBBERDUCK_METRICS_SAMPLE_SECONDS = env.float("RUBBERDUCK_METRICS_SAMPLE_SECONDS", default=1.0)  # gauges
+RUBBERDUCK_METRICS_FOLD_SECONDS = env.float("RUBBERDUCK_METRICS_FOLD_SECONDS", default=5.0)  # 1 m -> 15 m, 1 h
+RUBBERDUCK_STATS_SECONDS = env.float("RUBBERDUCK_STATS_SECONDS", default=1.0)  # /ws/stats/ cadence
+RUBBERDUCK_METRICS_TOKEN = env("RUBBERDUCK_METRICS_TOKEN", default="")  # /metrics bearer; unset: loopback only
+# The Bedrock region when a request names none (no SigV4 scope, no upstream_url): e.g. for API keys.
+RUBBERDUCK_BEDROCK_DEFAULT_REGION = env("RUBBERDUCK_BEDROCK_DEFAULT_REGION", default="us-east-1")
 
 LOGGING = {
     "version": 1,

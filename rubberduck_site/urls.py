@@ -2,7 +2,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts import api as accounts_api
+from accounts import views as accounts_views
+from logs import api as logs_api
+from metrics import api as metrics_api
+from metrics import prometheus
 from proxies import api as proxies_api
+from proxies import tls_api
 from rubberduck_site import views
 
 api_v1 = [
@@ -13,6 +18,10 @@ api_v1 = [
     path("proxies/<int:pk>/stop", proxies_api.ProxyStopApi.as_view()),
     path("proxies/<int:pk>/cache", proxies_api.ProxyCacheApi.as_view()),
     path("proxies/<int:pk>/failures", proxies_api.ProxyFailuresApi.as_view()),
+    path("logs/", logs_api.LogListApi.as_view()),
+    path("logs/export", logs_api.LogExportApi.as_view()),
+    path("metrics/", metrics_api.MetricsApi.as_view()),
+    path("tls/ca.pem", tls_api.CaCertificateApi.as_view()),
     path("me/", accounts_api.MeApi.as_view()),
     path("tokens/", accounts_api.TokenListApi.as_view()),
     path("tokens/<int:pk>/", accounts_api.TokenDetailApi.as_view()),
@@ -22,8 +31,11 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz),
+    path("metrics", prometheus.metrics_view),
     path("api/v1/", include(api_v1)),
     path("accounts/", include("allauth.urls")),
+    # Ours, ahead of allauth's (which only resends verification *codes*): see accounts/views.py.
+    path("_allauth/<str:client>/v1/auth/email/verify/resend", accounts_views.resend_verification_email),
     path("_allauth/", include("allauth.headless.urls")),
     re_path(r"^(?!api/|admin/|static/|ws/|_allauth/|accounts/|healthz|metrics).*$", views.spa),
 ]
