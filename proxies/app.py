@@ -58,9 +58,9 @@ class ProxyApp:
 
     def start_client(self, timeout: float) -> None:
         """Creates the proxy's one pooled upstream client; called on the proxy's own event loop."""
-        from httpx_aiohttp import AiohttpTransport
+        from proxies.upstream_session import upstream_transport
 
-        transport = AiohttpTransport(limits=httpx.Limits(max_connections=1000, keepalive_expiry=30))
+        transport = upstream_transport(httpx.Limits(max_connections=1000, keepalive_expiry=30))
         self.client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout, connect=10.0))
 
     async def close_client(self) -> None:

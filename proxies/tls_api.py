@@ -1,0 +1,13 @@
+"""The CA certificate that signs TLS proxies' certificates, for clients to verify them with."""
+
+from django.http import HttpResponse
+from rest_framework.views import APIView
+
+from proxies import tls
+
+
+class CaCertificateApi(APIView):
+    def get(self, request):
+        response = HttpResponse(tls.ca_pem(), content_type="application/x-pem-file")
+        response["Content-Disposition"] = 'attachment; filename="rubberduck-ca.pem"'
+        return response
