@@ -1,0 +1,689 @@
+"""The Rubberduck benchmark: `make bench` (this file). Loopback only.
+
+Starts a fake OpenAI-style upstream, the yardstick (a bare Python caching passthrough) and real Rubberduck
+runner processes, drives closed-loop load with wrk, and prints one table of same-run ratios against the
+yardstick (and against the upstream itself where that is the reference), with correctness checks made
+while measuring: upstream calls per request, cache hits, status errors, stream events.
+
+    bench/run.py                      the full run (~6 min)
+    bench/run.py --duration 2 --quick a smoke run (~40 s): every section once, few cells
+    bench/run.py --db-load            30 s of C=64 mixed load on SQLite: locks, lost log entries, API p99
+    bench/run.py --profile hit|miss   py-spy flame graph of one proxy under load (needs ptrace rights)
+
+Exit status: 1 when a correctness check fails (never because a performance target is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PY = sys.executable
+HOST = "127.0.0.1"
+CHAT = "/v1/chat/completions"
+STREAM_TTFT_MS, STREAM_CHUNKS, STREAM_GAP_MS = 20.0, 20, 5.0
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((HOST, 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+class Cpus:
+    """Load generator on one core, servers on the others (when there are at least two)."""
+
+    def __init__(self):
+        cpus = sorted(os.sched_getaffinity(0))
+        self.pinned = len(cpus) >= 2
+        self.load = {cpus[0]} if self.pinned else set(cpus)
+        self.servers = set(cpus[1:]) if self.pinned else set(cpus)
+
+    def describe(self) -> str:
+        if not self.pinned:
+            return "not pinned (one CPU)"
+        return f"wrk + stream client on CPU {sorted(self.load)}, servers on CPU {sorted(self.servers)}"
+
+    def server_preexec(self):
+        servers = self.servers
+        return lambda: os.sched_setaffinity(0, servers)
+
+
+class Rubberduck:
+    """A bench/rubberduck_proc.py process: a real runner with its proxies, driven over stdin/stdout."""
+
+    def __init__(self, cpus: Cpus, workdir: Path, name: str, proxies: dict[int, str], logging_on: bool = True):
+        self.data = workdir / name
+        self.data.mkdir()
+        env = {**os.environ, "RUBBERDUCK_DATA_DIR": str(self.data), "DJANGO_SETTINGS_MODULE": "rubberduck_site.settings"}
+        cmd = [PY, str(BENCH / "rubberduck_proc.py")] + [f"--proxy={p}={u}" for p, u in proxies.items()]
+        if not logging_on:
+            cmd.append("--no-logging")
+        self.stderr = open(workdir / f"{name}.stderr", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            bufsize=1,
+            preexec_fn=cpus.server_preexec(),
+        )
+        self.ready: dict | None = None
+
+    def wait_ready(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"rubberduck process failed to start; see {self.stderr.name}")
+        self.ready = json.loads(line)
+        return self.ready
+
+    def call(self, cmd: str, **kw) -> dict:
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **kw}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"rubberduck process died; see {self.stderr.name}")
+        return json.loads(line)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.call("quit")
+                self.proc.wait(20)
+            except Exception:
+                self.proc.kill()
+        self.stderr.close()
+
+
+def start_server(cpus: Cpus, workdir: Path, name: str, args: list[str], port: int) -> subprocess.Popen:
+    err = open(workdir / f"{name}.stderr", "w")  # noqa: SIM115
+    proc = subprocess.Popen([PY, *args], cwd=ROOT, stderr=err, stdout=err, preexec_fn=cpus.server_preexec())
+    wait_port(port)
+    return proc
+
+
+def upstream_count(port: int) -> int:
+    with urllib.request.urlopen(f"http://{HOST}:{port}/__stats", timeout=5) as r:
+        return json.loads(r.read())["requests"]
+
+
+def post(port: int, path: str, body: bytes) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        f"http://{HOST}:{port}{path}",
+        data=body,
+        headers={"content-type": "application/json", "authorization": "Bearer sk-bench"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        r.read()
+        return r.status, dict(r.headers)
+
+
+HIT_BODY = b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello, bench"}]}'
+
+
+# ---------------------------------------------------------------- load
+
+
+def ensure_wrk() -> str:
+    """wrk from PATH, installed with apt-get (as root, or through sudo) when missing."""
+    if not shutil.which("wrk"):
+        print("wrk not found; installing it with apt-get", flush=True)
+        sudo = [] if os.geteuid() == 0 or not shutil.which("sudo") else ["sudo"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = [*sudo, "apt-get", "install", "-y", "-qq", "wrk"]
+        if subprocess.run(install, env=env).returncode != 0:
+            subprocess.run([*sudo, "apt-get", "update", "-qq"], env=env)
+            subprocess.run(install, env=env)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is required: apt-get install wrk")
+    return found
+
+
+def wrk_start(port: int, path: str, mode: str, conns: int, duration: float) -> subprocess.Popen:
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH / "wrk.lua"),
+        f"http://{HOST}:{port}",
+        "--",
+        mode,
+        uuid.uuid4().hex[:12],
+        path,
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wrk_result(proc: subprocess.Popen) -> dict:
+    out, _ = proc.communicate()
+    for line in out.splitlines():
+        if line.startswith("BENCHJSON "):
+            r = json.loads(line[len("BENCHJSON ") :])
+            r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+            r["p50_ms"] = r["p50_us"] / 1000.0
+            r["p99_ms"] = r["p99_us"] / 1000.0
+            r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+            return r
+    raise RuntimeError(f"wrk gave no result:\n{out}")
+
+
+def wrk(port: int, path: str, mode: str, conns: int, duration: float) -> dict:
+    return wrk_result(wrk_start(port, path, mode, conns, duration))
+
+
+# ---------------------------------------------------------------- streaming probe
+
+
+async def stream_once(port: int, path: str, body: bytes) -> dict:
+    """One streamed request over a fresh connection; times the first body byte and every read."""
+    t0 = time.perf_counter()
+    reader, writer = await asyncio.open_connection(HOST, port)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\ncontent-type: application/json\r\n"
+        f"authorization: Bearer sk-bench\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
+    headers = (await reader.readuntil(b"\r\n\r\n")).lower()
+    status = int(headers.split(b" ", 2)[1])
+    reads: list[tuple[float, bytes]] = []
+    if b"transfer-encoding: chunked" in headers:
+        while True:
+            size = int((await reader.readline()).split(b";")[0], 16)
+            if size == 0:
+                break
+            data = (await reader.readexactly(size + 2))[:-2]
+            reads.append((time.perf_counter() - t0, data))
+    else:
+        while data := await reader.read(65536):
+            reads.append((time.perf_counter() - t0, data))
+    writer.close()
+    events, times, buffer = [], [], b""
+    for at, data in reads:
+        buffer += data
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            events.append(event)
+            times.append(at)
+    return {
+        "status": status,
+        "ttfb_ms": reads[0][0] * 1000.0 if reads else None,
+        "ttlb_ms": reads[-1][0] * 1000.0 if reads else None,
+        "events": events,
+        "spread_ms": (times[-1] - times[0]) * 1000.0 if times else 0.0,
+    }
+
+
+def stream_round(port: int, path: str, streams: int) -> list[dict]:
+    async def go():
+        bodies = [
+            f'{{"model":"gpt-4o-mini","stream":true,"messages":[{{"role":"user","content":"s {uuid.uuid4().hex}"}}]}}'
+            for _ in range(streams)
+        ]
+        return await asyncio.gather(*(stream_once(port, path, b.encode()) for b in bodies))
+
+    return asyncio.run(go())
+
+
+# ---------------------------------------------------------------- the sections
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.duration = args.duration
+        self.reps = 1 if args.quick else args.repeats
+        self.conns = [16] if args.quick else [1, 16, 64]
+        self.checks: list[tuple[str, bool, str]] = []
+        self.rows: list[dict] = []
+        self.targets: list[tuple[str, str, bool | None]] = []
+        self.extra: dict = {}
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append((name, ok, detail))
+        if not ok:
+            print(f"  CHECK FAILED: {name}: {detail}", flush=True)
+
+    def target(self, name: str, value: str, ok: bool | None) -> None:
+        self.targets.append((name, value, ok))
+
+    def settle(self, timeout: float = 15.0) -> None:
+        """Waits for the work left by the previous run (requests wrk abandoned at its end) to finish."""
+        deadline = time.monotonic() + timeout
+        last = upstream_count(self.up_port)
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = upstream_count(self.up_port)
+            busy = any(
+                p["in_flight"] for rd in (self.rd, self.nolog) for p in rd.call("stats")["proxies"].values()
+            )
+            if now == last and not busy:
+                return
+            last = now
+
+    # one measured wrk run, with upstream and proxy counters read around it
+    def measure(self, label, port, path, mode, conns, rd: Rubberduck | None = None, rd_port=None) -> dict:
+        self.settle()
+        up0 = upstream_count(self.up_port)
+        s0 = rd.call("stats")["proxies"][str(rd_port)] if rd else None
+        r = wrk(port, path, mode, conns, self.duration)
+        r["upstream_calls"] = upstream_count(self.up_port) - up0
+        r["calls_per_request"] = r["upstream_calls"] / max(1, r["requests"])
+        if rd:
+            s1 = rd.call("stats")["proxies"][str(rd_port)]
+            r["proxy_hits"] = s1["cache_hits"] - s0["cache_hits"]
+            r["proxy_requests"] = s1["requests"] - s0["requests"]
+        self.verify(label, mode, conns, r)
+        return r
+
+    def verify(self, label: str, mode: str, conns: int, r: dict) -> None:
+        n = r["requests"]
+        self.check(f"{label}: requests completed", n > 0, f"{n} requests")
+        self.check(f"{label}: no HTTP/socket errors", r["status"] + r["timeout"] == 0, json.dumps(r))
+        if mode == "hit":
+            self.check(f"{label}: upstream calls/request = 0", r["upstream_calls"] == 0, f"{r['upstream_calls']} calls")
+            if "proxy_hits" in r:
+                ok = r["proxy_hits"] >= n
+                self.check(f"{label}: every request a cache hit", ok, f"{r['proxy_hits']} hits / {n}")
+        elif mode == "miss":
+            # wrk stops with up to `conns` requests in flight: they reached the upstream but are not counted.
+            ok = n <= r["upstream_calls"] <= n + conns + 1
+            self.check(f"{label}: upstream calls/request = 1", ok, f"{r['upstream_calls']} calls / {n} requests")
+            if "proxy_hits" in r:
+                self.check(f"{label}: no cache hits on unique bodies", r["proxy_hits"] == 0, f"{r['proxy_hits']}")
+
+    def setup(self, workdir: Path, cpus: Cpus) -> None:
+        self.up_port, self.yard_port, rd_a, rd_b, nolog_a, nolog_b = free_ports(6)
+        self.procs = [
+            start_server(
+                cpus,
+                workdir,
+                "upstream",
+                [
+                    str(BENCH / "fake_upstream.py"),
+                    f"--port={self.up_port}",
+                    f"--ttft-ms={STREAM_TTFT_MS}",
+                    f"--chunks={STREAM_CHUNKS}",
+                    f"--chunk-ms={STREAM_GAP_MS}",
+                ],
+                self.up_port,
+            ),
+            start_server(
+                cpus,
+                workdir,
+                "yardstick",
+                [str(BENCH / "yardstick.py"), f"--port={self.yard_port}", f"--upstream=http://{HOST}:{self.up_port}"],
+                self.yard_port,
+            ),
+        ]
+        up = f"http://{HOST}:{self.up_port}"
+        self.rd_port, self.rd50_port = rd_a, rd_b
+        self.nolog_port = nolog_a
+        self.rd = Rubberduck(cpus, workdir, "rubberduck", {rd_a: f"{up}/v1", rd_b: f"{up}/l50/v1"})
+        self.nolog = Rubberduck(cpus, workdir, "rubberduck-nolog", {nolog_a: f"{up}/v1", nolog_b: f"{up}/l50/v1"}, False)
+        self.rd.wait_ready()
+        self.nolog.wait_ready()
+
+    def warm(self) -> None:
+        for port in (self.yard_port, self.rd_port, self.nolog_port):
+            post(port, CHAT, HIT_BODY)
+            wrk(port, CHAT, "mixed", 16, 1)
+        wrk(self.rd50_port, CHAT, "miss", 16, 1)
+
+    def hit_miss(self) -> None:
+        cells = [(mode, c) for mode in ("hit", "miss") for c in self.conns]
+        results = {cell: {"yard": [], "rd": []} for cell in cells}
+        for rep in range(self.reps):
+            for mode, c in cells:
+                print(f"  [{rep + 1}/{self.reps}] {mode} C={c}", flush=True)
+                label = f"{mode} C={c}"
+                results[(mode, c)]["yard"].append(self.measure(f"yardstick {label}", self.yard_port, CHAT, mode, c))
+                results[(mode, c)]["rd"].append(
+                    self.measure(f"rubberduck {label}", self.rd_port, CHAT, mode, c, self.rd, self.rd_port)
+                )
+        for (mode, c), r in results.items():
+            self.row(f"cache {mode}, 0 ms upstream, C={c}", "yardstick", r["yard"], r["rd"])
+        self.cells = results
+
+    def row(self, name: str, reference: str, ref: list[dict], ours: list[dict]) -> dict:
+        row = {
+            "cell": name,
+            "reference": reference,
+            "ref_rps": med(r["rps"] for r in ref),
+            "rd_rps": med(r["rps"] for r in ours),
+            "ref_p50": med(r["p50_ms"] for r in ref),
+            "rd_p50": med(r["p50_ms"] for r in ours),
+            "ref_p99": med(r["p99_ms"] for r in ref),
+            "rd_p99": med(r["p99_ms"] for r in ours),
+            "calls_per_request": med(r["calls_per_request"] for r in ours),
+            "runs": len(ours),
+        }
+        row["rps_ratio"] = row["rd_rps"] / row["ref_rps"]
+        row["p99_ratio"] = row["rd_p99"] / row["ref_p99"]
+        self.rows.append(row)
+        return row
+
+    def upstream_50ms(self) -> None:
+        direct, ours = [], []
+        path50 = "/l50" + CHAT
+        for rep in range(self.reps):
+            print(f"  [{rep + 1}/{self.reps}] miss C=64, 50 ms upstream", flush=True)
+            direct.append(self.measure("direct 50 ms C=64", self.up_port, path50, "miss", 64))
+            ours.append(self.measure("rubberduck 50 ms C=64", self.rd50_port, CHAT, "miss", 64, self.rd, self.rd50_port))
+        row = self.row("cache miss, 50 ms upstream, C=64", "direct to upstream", direct, ours)
+        self.target("50 ms upstream C=64: RPS ≥ 0.9× direct", f"{row['rps_ratio']:.2f}×", row["rps_ratio"] >= 0.9)
+        self.target("50 ms upstream C=64: p99 ≤ 2× direct", f"{row['p99_ratio']:.2f}×", row["p99_ratio"] <= 2.0)
+
+    def logging_cost(self) -> None:
+        conns = [16] if self.args.quick else [16, 64]
+        for c in conns:
+            on, off = [], []
+            for rep in range(self.reps):
+                print(f"  [{rep + 1}/{self.reps}] logging on/off, hit C={c}", flush=True)
+                off.append(self.measure(f"logging off hit C={c}", self.nolog_port, CHAT, "hit", c, self.nolog, self.nolog_port))
+                on.append(self.measure(f"logging on hit C={c}", self.rd_port, CHAT, "hit", c, self.rd, self.rd_port))
+            row = self.row(f"cache hit C={c}: logging on vs off", "same build, logging off", off, on)
+            cost = 1 - row["rps_ratio"]
+            self.target(f"logging costs ≤ 25 % of hit RPS (C={c})", f"{cost * 100:.0f} %", cost <= 0.25)
+
+    def streaming(self) -> None:
+        rounds = {1: 2 if self.args.quick else 10, 16: 1 if self.args.quick else 3}
+        out = {}
+        for streams, n in rounds.items():
+            direct, ours = [], []
+            for rep in range(self.reps):
+                print(f"  [{rep + 1}/{self.reps}] streaming, {streams} concurrent", flush=True)
+                for _ in range(n):
+                    self.settle()
+                    up0 = upstream_count(self.up_port)
+                    direct += stream_round(self.up_port, CHAT, streams)
+                    ours += stream_round(self.rd_port, CHAT, streams)
+                    calls = upstream_count(self.up_port) - up0
+                    self.check(f"stream x{streams}: upstream calls", calls == 2 * streams, f"{calls} for {2 * streams}")
+            reference = direct[0]["events"]
+            self.check(
+                f"stream x{streams}: all 200",
+                all(s["status"] == 200 for s in direct + ours),
+                str({s["status"] for s in direct + ours}),
+            )
+            same = all(s["events"] == reference for s in direct + ours)
+            self.check(f"stream x{streams}: same events via proxy as direct", same, f"{len(reference)} events")
+            spread_d = med(s["spread_ms"] for s in direct)
+            spread_p = med(s["spread_ms"] for s in ours)
+            self.check(
+                f"stream x{streams}: nothing buffered (events spread as upstream sent them)",
+                spread_p >= 0.8 * spread_d,
+                f"first→last event {spread_p:.1f} ms via proxy, {spread_d:.1f} ms direct",
+            )
+            res = {
+                "streams": streams,
+                "samples": len(ours),
+                "direct_ttfb_p50": med(s["ttfb_ms"] for s in direct),
+                "rd_ttfb_p50": med(s["ttfb_ms"] for s in ours),
+                "direct_ttfb_max": max(s["ttfb_ms"] for s in direct),
+                "rd_ttfb_max": max(s["ttfb_ms"] for s in ours),
+                "direct_ttlb_p50": med(s["ttlb_ms"] for s in direct),
+                "rd_ttlb_p50": med(s["ttlb_ms"] for s in ours),
+                "events": len(reference),
+                "spread_direct": spread_d,
+                "spread_rd": spread_p,
+            }
+            res["ttfb_overhead"] = res["rd_ttfb_p50"] - res["direct_ttfb_p50"]
+            res["ttlb_overhead"] = res["rd_ttlb_p50"] - res["direct_ttlb_p50"]
+            limit = 3.0 if streams == 1 else 5.0
+            self.target(
+                f"stream TTFB overhead ≤ {limit:.0f} ms at {streams} stream(s) (p50)",
+                f"{res['ttfb_overhead']:+.2f} ms",
+                res["ttfb_overhead"] <= limit,
+            )
+            out[streams] = res
+        self.extra["streaming"] = out
+
+    def several_proxies(self, workdir: Path) -> None:
+        ports = free_ports(3)
+        self.rd.call("add_proxies", ports=ports, url=f"http://{HOST}:{self.up_port}/v1")
+        four = [self.rd_port, *ports]
+        for p in ports:
+            post(p, CHAT, HIT_BODY)
+        one, many = [], []
+        for rep in range(self.reps):
+            print(f"  [{rep + 1}/{self.reps}] one busy proxy C=64 vs four busy proxies C=16 each", flush=True)
+            self.settle()
+            up0 = upstream_count(self.up_port)
+            one.append(wrk(self.rd_port, CHAT, "hit", 64, self.duration))
+            runs = [wrk_result(p) for p in [wrk_start(port, CHAT, "hit", 16, self.duration) for port in four]]
+            calls = upstream_count(self.up_port) - up0
+            self.check("several proxies: hit load makes no upstream calls", calls == 0, f"{calls} calls")
+            for r in [one[-1], *runs]:
+                self.check("several proxies: no errors", r["status"] + r["timeout"] == 0, json.dumps(r))
+            many.append(
+                {
+                    "rps": sum(r["rps"] for r in runs),
+                    "p99_ms": max(r["p99_ms"] for r in runs),
+                    "p50_ms": max(r["p50_ms"] for r in runs),
+                    "calls_per_request": 0.0,
+                }
+            )
+        for r in one:
+            r["calls_per_request"] = 0.0
+        row = self.row("cache hit: 4 busy proxies (C=16 each) vs 1 (C=64)", "one busy proxy", one, many)
+        self.target("4 busy proxies: total RPS ≥ 0.9× one", f"{row['rps_ratio']:.2f}×", row["rps_ratio"] >= 0.9)
+        self.target("4 busy proxies: worst p99 ≤ 2× one's", f"{row['p99_ratio']:.2f}×", row["p99_ratio"] <= 2.0)
+
+    def memory(self, workdir: Path, cpus: Cpus) -> None:
+        n = 10 if self.args.quick else 50
+        port, *extra = free_ports(1 + n)
+        mem = Rubberduck(cpus, workdir, "rubberduck-memory", {port: f"http://{HOST}:{self.up_port}/v1"})
+        try:
+            idle = mem.wait_ready()
+            time.sleep(1.0)
+            idle = mem.call("stats")
+            after = mem.call("add_proxies", ports=extra, url=f"http://{HOST}:{self.up_port}/v1")
+        finally:
+            mem.stop()
+        self.check("memory: all proxies running", after["running"] == n + 1, f"{after['running']} of {n + 1}")
+        idle_mib = idle["rss"] / 2**20
+        per = (after["rss"] - idle["rss"]) / n / 2**20
+        self.extra["memory"] = {"idle_rss_mib": idle_mib, "per_proxy_mib": per, "proxies_added": n}
+        self.target("idle RSS with Django loaded, 1 proxy ≤ 120 MiB", f"{idle_mib:.1f} MiB", idle_mib <= 120)
+        self.target(f"RSS per additional running proxy ≤ 2 MiB ({n} added)", f"{per:.2f} MiB", per <= 2)
+        stats = self.rd.call("stats")
+        bounded = stats["lru_bytes"] <= stats["lru_max"]
+        self.check("memory: cache within its byte bound", bounded, f"{stats['lru_bytes']} of {stats['lru_max']}")
+        self.extra["memory"]["after_load"] = {
+            "rss_mib": stats["rss"] / 2**20,
+            "lru_mib": stats["lru_bytes"] / 2**20,
+            "lru_max_mib": stats["lru_max"] / 2**20,
+            "lru_entries": stats["lru_entries"],
+        }
+        self.target(
+            "cache bounded in memory (LRU by bytes)",
+            f"{stats['lru_bytes'] / 2**20:.1f} of {stats['lru_max'] / 2**20:.0f} MiB, {stats['lru_entries']} entries",
+            bounded,
+        )
+
+    def ratio_targets(self) -> None:
+        cells = self.cells
+        for c in self.conns:
+            hit = next(r for r in self.rows if r["cell"] == f"cache hit, 0 ms upstream, C={c}")
+            miss = next(r for r in self.rows if r["cell"] == f"cache miss, 0 ms upstream, C={c}")
+            if c in (16, 64):
+                self.target(f"hit RPS C={c} ≥ 0.5× yardstick (stretch 0.8×)", f"{hit['rps_ratio']:.2f}×", hit["rps_ratio"] >= 0.5)
+                self.target(f"miss RPS C={c} ≥ 0.5× yardstick", f"{miss['rps_ratio']:.2f}×", miss["rps_ratio"] >= 0.5)
+            if c == 1:
+                d = hit["rd_p50"] - hit["ref_p50"]
+                self.target("hit p50 C=1 ≤ yardstick + 0.3 ms", f"{d:+.3f} ms", d <= 0.3)
+            if c == 64:
+                self.target("hit p99 C=64 ≤ 3× yardstick", f"{hit['p99_ratio']:.2f}×", hit["p99_ratio"] <= 3)
+                self.target("miss p99 C=64 ≤ 3× yardstick", f"{miss['p99_ratio']:.2f}×", miss["p99_ratio"] <= 3)
+        if 16 in self.conns and 64 in self.conns:
+            m16 = med(r["rps"] for r in cells[("miss", 16)]["rd"])
+            m64 = med(r["rps"] for r in cells[("miss", 64)]["rd"])
+            self.target("miss RPS C=64 ≥ 0.9× C=16", f"{m64 / m16:.2f}×", m64 / m16 >= 0.9)
+
+    def final_checks(self) -> None:
+        for name, rd in (("logging on", self.rd), ("logging off", self.nolog)):
+            s = rd.call("drain")
+            self.check(f"{name}: no 'database is locked'", s["lock_errors"] == 0, f"{s['lock_errors']}")
+            self.check(f"{name}: no failed db jobs", s["executor_errors"]["count"] == 0, json.dumps(s["executor_errors"]))
+            if name == "logging on":
+                for port, counts in s["proxies"].items():
+                    entries = s["log_entries"].get(port)
+                    ok = entries == counts["requests"]
+                    self.check(f"log entries = requests (port {port})", ok, f"{entries} entries, {counts['requests']} requests")
+
+    def report(self, cpus: Cpus) -> str:
+        lines = [
+            f"Rubberduck bench: {self.duration:g} s per run, {self.reps} interleaved repeat(s), medians; {cpus.describe()}",
+            "",
+            "| cell | reference | ref RPS | rubberduck RPS | ratio | ref p50 ms | rd p50 ms | ref p99 ms | rd p99 ms | p99 ratio | upstream calls/req |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in self.rows:
+            lines.append(
+                f"| {r['cell']} | {r['reference']} | {r['ref_rps']:.0f} | {r['rd_rps']:.0f} | {r['rps_ratio']:.2f} | "
+                f"{r['ref_p50']:.2f} | {r['rd_p50']:.2f} | {r['ref_p99']:.2f} | {r['rd_p99']:.2f} | {r['p99_ratio']:.2f} | "
+                f"{r['calls_per_request']:.3f} |"
+            )
+        if "streaming" in self.extra:
+            lines += [
+                "",
+                "| streams | samples | direct TTFB p50 | rd TTFB p50 | overhead | direct TTFB max | rd TTFB max | direct TTLB p50 | rd TTLB p50 | events | first→last event direct / rd |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for s in self.extra["streaming"].values():
+                lines.append(
+                    f"| {s['streams']} | {s['samples']} | {s['direct_ttfb_p50']:.2f} | {s['rd_ttfb_p50']:.2f} | "
+                    f"{s['ttfb_overhead']:+.2f} | {s['direct_ttfb_max']:.2f} | {s['rd_ttfb_max']:.2f} | "
+                    f"{s['direct_ttlb_p50']:.2f} | {s['rd_ttlb_p50']:.2f} | {s['events']} | "
+                    f"{s['spread_direct']:.1f} / {s['spread_rd']:.1f} |"
+                )
+        lines += ["", "| target | measured | met |", "|---|---|---|"]
+        for name, value, ok in self.targets:
+            lines.append(f"| {name} | {value} | {'yes' if ok else 'NO'} |")
+        failed = [c for c in self.checks if not c[1]]
+        lines += ["", f"correctness checks: {len(self.checks) - len(failed)} of {len(self.checks)} passed"]
+        lines += [f"  FAILED {n}: {d}" for n, _, d in failed]
+        return "\n".join(lines)
+
+    def run(self) -> int:
+        cpus = Cpus()
+        os.sched_setaffinity(0, cpus.load)  # this process (stream client) and wrk share the load core
+        workdir = Path(tempfile.mkdtemp(prefix="rubberduck-bench-"))
+        try:
+            print(f"starting processes in {workdir}", flush=True)
+            self.setup(workdir, cpus)
+            self.warm()
+            print("cache hits and misses vs the yardstick", flush=True)
+            self.hit_miss()
+            print("50 ms upstream vs direct", flush=True)
+            self.upstream_50ms()
+            print("streaming probe", flush=True)
+            self.streaming()
+            print("logging cost", flush=True)
+            self.logging_cost()
+            print("several busy proxies in one process", flush=True)
+            self.several_proxies(workdir)
+            self.final_checks()
+            print("memory", flush=True)
+            self.memory(workdir, cpus)
+            self.ratio_targets()
+        finally:
+            for rd in (getattr(self, "rd", None), getattr(self, "nolog", None)):
+                if rd is not None:
+                    rd.stop()
+            for p in getattr(self, "procs", []):
+                p.terminate()
+                p.wait(10)
+        text = self.report(cpus)
+        print("\n" + text)
+        if self.args.json:
+            Path(self.args.json).write_text(
+                json.dumps(
+                    {
+                        "rows": self.rows,
+                        "targets": self.targets,
+                        "checks": self.checks,
+                        "extra": self.extra,
+                        "table": text,
+                    },
+                    indent=2,
+                )
+            )
+        if not self.args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0 if all(ok for _, ok, _ in self.checks) else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each cell (default 3)")
+    parser.add_argument("--quick", action="store_true", help="one repeat, C=16 only, fewer streams and proxies")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary dir (process logs, SQLite)")
+    parser.add_argument("--db-load", action="store_true", help="the database-under-load run instead")
+    parser.add_argument("--profile", choices=["hit", "miss"], help="py-spy profile of the hit or miss path")
+    args = parser.parse_args(argv)
+    ensure_wrk()
+    if args.db_load:
+        from bench.db_load import db_load
+
+        return db_load(args)
+    if args.profile:
+        from bench.profile import profile
+
+        return profile(args)
+    return Bench(args).run()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The yardstick: the least a Python caching passthrough can do, to measure Rubberduck against.
+
+Plain ASGI on uvicorn + uvloop + httptools, one pooled upstream client (the same httpx + httpx-aiohttp
+as Rubberduck), a dict cache keyed by a sha256 of method, path and body, no database, no logging, no
+provider logic. It forwards the request path as is to --upstream, streams SSE answers chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+
+import httpx
+
+DROPPED = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
+
+
+class Yardstick:
+    def __init__(self, upstream: str):
+        self.upstream = upstream.rstrip("/")
+        self.cache: dict[str, tuple[int, list, bytes]] = {}
+        self.client: httpx.AsyncClient | None = None
+
+    def start_client(self) -> httpx.AsyncClient:
+        from httpx_aiohttp import AiohttpTransport
+
+        transport = AiohttpTransport(limits=httpx.Limits(max_connections=1000, keepalive_expiry=30))
+        self.client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(600, connect=10.0))
+        return self.client
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        client = self.client or self.start_client()
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        path = scope["raw_path"].decode("latin-1")
+        key = hashlib.sha256(scope["method"].encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+        cached = self.cache.get(key)
+        if cached is not None:
+            status, headers, payload = cached
+            out = [*headers, (b"content-length", str(len(payload)).encode()), (b"x-cache", b"hit")]
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"host", b"content-length")]
+        request = httpx.Request(scope["method"], self.upstream + path, headers=headers, content=body)
+        response = await client.send(request, stream=True)
+        try:
+            out = [(k.encode(), v.encode()) for k, v in response.headers.multi_items() if k.lower() not in DROPPED]
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+                async for chunk in response.aiter_bytes():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            payload = await response.aread()
+        finally:
+            await response.aclose()
+        if 200 <= response.status_code < 300:
+            self.cache[key] = (response.status_code, out, payload)
+        out = [*out, (b"content-length", str(len(payload)).encode()), (b"x-cache", b"miss")]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream", required=True)
+    args = parser.parse_args()
+    uvicorn.run(
+        Yardstick(args.upstream),
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        backlog=4096,
+        timeout_keep_alive=75,
+    )
+
+
+if __name__ == "__main__":
+    main()
