@@ -50,6 +50,7 @@ class LogWriter:
         self.batch = batch
         self.sinks: list[Sink] = []  # called after each commit with the written rows
         self.in_transaction: list[Callable[[list[dict]], None]] = []  # called inside the transaction
+        self.periodic: list[Callable[[], None]] = []  # called on this thread between flushes (roll-up folds)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.written = 0
@@ -64,6 +65,11 @@ class LogWriter:
         if self._thread is not None:
             self._thread.join()
         self.flush()
+        self.run_periodic()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -75,6 +81,14 @@ class LogWriter:
             except Exception:
                 log.exception("log flush failed; will retry")
                 time.sleep(0.5)
+            self.run_periodic()
+
+    def run_periodic(self) -> None:
+        for hook in self.periodic:
+            try:
+                hook()
+            except Exception:
+                log.exception("periodic log-writer task failed")
 
     def flush(self) -> int:
         """Writes all queued records; returns how many."""

@@ -1,0 +1,88 @@
+"""The logs part of the REST API: list (keyset-paginated), export (streamed), purge. Owner-scoped throughout."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from logs import export
+from logs.selectors import before, entry_of, log_entries, parse_filters
+from logs.services import log_entries_purge
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def encode_cursor(timestamp: datetime, entry_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{timestamp.isoformat()}|{entry_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, entry_id = raw.rsplit("|", 1)
+        timestamp = datetime.fromisoformat(stamp)
+        if timezone.is_naive(timestamp):
+            raise ValueError
+        return timestamp, int(entry_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as e:
+        raise ValidationError({"cursor": ["Invalid cursor."]}) from e
+
+
+def page_size_of(params) -> int:
+    try:
+        size = int(params.get("page_size") or DEFAULT_PAGE_SIZE)
+    except ValueError as e:
+        raise ValidationError({"page_size": ["A whole number."]}) from e
+    return max(1, min(size, MAX_PAGE_SIZE))
+
+
+class LogListApi(APIView):
+    """Newest first. A page ends where the next one starts by (timestamp, id), never by an offset, so entries
+    written between two page requests neither repeat nor push others off a page. `count` is the total that
+    matches the filters (what a purge of the same range would delete)."""
+
+    def get(self, request):
+        filters = parse_filters(request.query_params)
+        size = page_size_of(request.query_params)
+        qs = log_entries(owner=request.user, filters=filters)
+        page_qs = qs
+        if request.query_params.get("cursor"):
+            page_qs = before(qs, *decode_cursor(request.query_params["cursor"]))
+        page = list(page_qs[: size + 1])
+        next_url = None
+        if len(page) > size:
+            page = page[:size]
+            last = page[-1]
+            params = request.query_params.copy()
+            params["cursor"] = encode_cursor(last.timestamp, last.id)
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response({"count": qs.count(), "next": next_url, "results": [entry_of(e) for e in page]})
+
+    def delete(self, request):
+        filters = parse_filters(request.query_params)
+        if "since" not in filters and "until" not in filters:
+            raise ValidationError({"detail": "Give since, until or both: a purge never deletes everything at once."})
+        deleted = log_entries_purge(owner=request.user, filters=filters)
+        return Response({"deleted": deleted}, status=status.HTTP_200_OK)
+
+
+class LogExportApi(APIView):
+    def get(self, request):
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in export.FORMATS:
+            raise ValidationError({"format": ["csv or json."]})
+        filters = parse_filters(request.query_params)
+        qs = log_entries(owner=request.user, filters=filters)
+        response = StreamingHttpResponse(export.FORMATS[fmt](qs), content_type=export.CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{export.filename(filters, fmt)}"'
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,151 @@
+"""Reads of log entries: the filters shared by the API, the export and the live stream, and one entry shape.
+
+The same `LogFilters` parse the query string everywhere, `log_entries()` applies them in SQL and `matches()`
+applies them to a freshly written row (the live stream), so a filter means the same thing in all three.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+from rest_framework import serializers
+
+from logs.models import LogEntry
+
+ENTRY_FIELDS = (
+    "id",
+    "timestamp",
+    "proxy",
+    "ip",
+    "method",
+    "path",
+    "prompt_hash",
+    "status_code",
+    "latency_ms",
+    "cache",
+    "failure",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+)
+
+
+class LogFilters(serializers.Serializer):
+    """`status` is a code (`429`) or a class (`4xx`); `failure=none` means entries without a failure;
+    `since` is inclusive, `until` exclusive (ISO 8601; a time without an offset is UTC)."""
+
+    proxy = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.RegexField(r"^(\d{3}|[1-5]xx)$", required=False)
+    cache = serializers.ChoiceField(choices=LogEntry.Cache.values, required=False)
+    failure = serializers.ChoiceField(choices=[*LogEntry.Failure.values, "none"], required=False)
+    ip = serializers.CharField(required=False, max_length=64)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": ["Must not be before since."]})
+        return attrs
+
+
+def parse_filters(params) -> dict:
+    """The validated filters of a query string (raises ValidationError -> 400). Blank values are ignored."""
+    data = {k: params.get(k) for k in LogFilters().fields if params.get(k) not in (None, "")}
+    serializer = LogFilters(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def status_range(status: str) -> tuple[int, int]:
+    if status.endswith("xx"):
+        low = int(status[0]) * 100
+        return low, low + 99
+    return int(status), int(status)
+
+
+def log_entries(*, owner, filters: dict) -> QuerySet[LogEntry]:
+    """The owner's entries matching `filters`, newest first."""
+    qs = LogEntry.objects.filter(proxy__owner=owner)
+    if "proxy" in filters:
+        qs = qs.filter(proxy_id=filters["proxy"])
+    if "status" in filters:
+        low, high = status_range(filters["status"])
+        qs = qs.filter(status_code__gte=low, status_code__lte=high)
+    if "cache" in filters:
+        qs = qs.filter(cache=filters["cache"])
+    if "failure" in filters:
+        qs = qs.filter(failure__isnull=True) if filters["failure"] == "none" else qs.filter(failure=filters["failure"])
+    if "ip" in filters:
+        qs = qs.filter(ip=filters["ip"])
+    if "since" in filters:
+        qs = qs.filter(timestamp__gte=filters["since"])
+    if "until" in filters:
+        qs = qs.filter(timestamp__lt=filters["until"])
+    return qs.order_by("-timestamp", "-id")
+
+
+def before(qs: QuerySet[LogEntry], timestamp: datetime, entry_id: int) -> QuerySet[LogEntry]:
+    """Keyset: the entries strictly after (timestamp, id) in newest-first order."""
+    return qs.filter(Q(timestamp__lt=timestamp) | Q(timestamp=timestamp, id__lt=entry_id))
+
+
+def matches(row: dict, filters: dict) -> bool:
+    """`filters` applied to a row the writer just committed (the live stream's view of `log_entries`)."""
+    if "proxy" in filters and row["proxy_id"] != filters["proxy"]:
+        return False
+    if "status" in filters:
+        low, high = status_range(filters["status"])
+        if not low <= row["status_code"] <= high:
+            return False
+    if "cache" in filters and row["cache"] != filters["cache"]:
+        return False
+    if "failure" in filters and row["failure"] != (None if filters["failure"] == "none" else filters["failure"]):
+        return False
+    if "ip" in filters and row["ip"] != filters["ip"]:
+        return False
+    if "since" in filters and row["timestamp"] < filters["since"]:
+        return False
+    return not ("until" in filters and row["timestamp"] >= filters["until"])
+
+
+def iso(ts: datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the microsecond (what is stored)."""
+    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _cost(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def entry_of(e: LogEntry) -> dict:
+    return {
+        "id": e.id,
+        "timestamp": iso(e.timestamp),
+        "proxy": e.proxy_id,
+        "ip": e.ip,
+        "method": e.method,
+        "path": e.path,
+        "prompt_hash": e.prompt_hash,
+        "status_code": e.status_code,
+        "latency_ms": e.latency_ms,
+        "cache": e.cache,
+        "failure": e.failure,
+        "model": e.model,
+        "prompt_tokens": e.prompt_tokens,
+        "completion_tokens": e.completion_tokens,
+        "cost_usd": _cost(e.cost_usd),
+    }
+
+
+def entry_of_row(row: dict) -> dict:
+    """The same shape from a row the writer committed (logs/writer.py), without reading it back."""
+    return {
+        "id": row["id"],
+        "timestamp": iso(row["timestamp"]),
+        "proxy": row["proxy_id"],
+        **{k: row[k] for k in ENTRY_FIELDS[3:-1]},
+        "cost_usd": _cost(row["cost_usd"]),
+    }

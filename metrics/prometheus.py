@@ -1,0 +1,96 @@
+"""`GET /metrics`: Prometheus text format.
+
+Counters and the latency histogram are fed from the rows the log writer commits (a writer sink, off the
+request path); gauges are read at scrape time from the runner's live counters and the proxies table. They
+describe the runner embedded in this process (`manage.py serve`); a headless `runproxies` has no web server.
+Access: `Authorization: Bearer $RUBBERDUCK_METRICS_TOKEN` when that is set, else only from loopback.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+LABELS = ("proxy", "owner")
+REQUESTS = Counter("rubberduck_requests", "Requests served by proxies.", (*LABELS, "cache"), registry=REGISTRY)
+CACHE_HITS = Counter("rubberduck_cache_hits", "Requests answered from the cache.", LABELS, registry=REGISTRY)
+FAILURES = Counter(
+    "rubberduck_failures", "Requests that failed, by failure type (error: an HTTP error status).",
+    (*LABELS, "failure"), registry=REGISTRY,
+)  # fmt: skip
+COST = Counter("rubberduck_cost_usd", "Estimated upstream cost in USD (priced models only).", LABELS, registry=REGISTRY)
+LATENCY = Histogram(
+    "rubberduck_request_latency_seconds", "Time from request to the end of the answer.", LABELS,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=REGISTRY,
+)  # fmt: skip
+
+
+def observe_rows(rows: list[dict]) -> None:
+    """A log-writer sink: runs on the writer thread after each commit."""
+    for row in rows:
+        labels = (str(row["proxy_id"]), str(row["owner_id"]))
+        REQUESTS.labels(*labels, row["cache"]).inc()
+        if row["cache"] == "hit":
+            CACHE_HITS.labels(*labels).inc()
+        failure = row["failure"] or ("error" if row["status_code"] >= 400 else None)
+        if failure:
+            FAILURES.labels(*labels, failure).inc()
+        if row["cost_usd"]:
+            COST.labels(*labels).inc(float(row["cost_usd"]))
+        LATENCY.labels(*labels).observe(row["latency_ms"] / 1000.0)
+
+
+class LiveGauges:
+    """Read when scraped, never updated on the request path."""
+
+    def describe(self):  # so registering never collects (no DB or runner access at import)
+        return []
+
+    def collect(self):
+        from proxies.models import Proxy
+        from proxies.runner import local_runner
+
+        in_flight = GaugeMetricFamily("rubberduck_in_flight", "Requests being served now.", labels=LABELS)
+        runner = local_runner()
+        for pid, running in list(runner.running.items()) if runner else []:
+            app = running.server.app
+            in_flight.add_metric((str(pid), str(app.settings.owner_id)), max(app.counters.in_flight, 0))
+        yield in_flight
+        proxies = GaugeMetricFamily("rubberduck_proxies", "Proxies by status.", labels=("status",))
+        counts = dict.fromkeys(Proxy.Status.values, 0)
+        for r in Proxy.objects.order_by().values("status").annotate(n=Count("id")):
+            counts[r["status"]] = r["n"]
+        for status, n in counts.items():
+            proxies.add_metric((status,), n)
+        yield proxies
+        yield GaugeMetricFamily("rubberduck_running_proxies", "Proxies running.", value=counts["running"])
+        if runner is not None:
+            yield GaugeMetricFamily(
+                "rubberduck_runner_proxies", "Proxies served by this process's runner.", value=len(runner.running)
+            )
+
+
+REGISTRY.register(LiveGauges())
+
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def allowed(request) -> bool:
+    token = settings.RUBBERDUCK_METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    return request.META.get("REMOTE_ADDR") in LOOPBACK
+
+
+def metrics_view(request):
+    if not allowed(request):
+        return HttpResponse("Forbidden\n", status=403 if not settings.RUBBERDUCK_METRICS_TOKEN else 401,
+                            content_type="text/plain")  # fmt: skip
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

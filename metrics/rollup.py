@@ -1,0 +1,215 @@
+"""Roll-ups: per-minute counts persisted with the very log rows they count, folded into 15 m and 1 h buckets.
+
+- `add_rows` runs inside the log writer's transaction (`writer.in_transaction`): a batch's counts are added to
+  its 1 m buckets in the same commit as its rows, so a crash or restart can neither lose nor double-count one.
+- `tick` runs on the writer's thread between flushes (`writer.periodic`): it samples the runner's gauges
+  (in-flight, running/stopped proxies) about once a second, refolds the hours whose minutes changed into
+  15 m and 1 h buckets (idempotent: recomputed from the 1 m buckets and replaced), and applies retention.
+Nothing here runs on a proxy's request path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from metrics.models import MetricBucket
+
+log = logging.getLogger("rubberduck.metrics")
+
+WINDOW_SECONDS = {"1m": 60, "15m": 900, "1h": 3600}
+COUNTS = ("requests", "cache_hits", "errors", "cost_usd", "latency_ms_sum")
+GAUGES = ("in_flight", "running_proxies", "stopped_proxies")
+VALUES = COUNTS + GAUGES
+TABLE = MetricBucket._meta.db_table
+
+
+def floor(ts: datetime, seconds: int) -> datetime:
+    epoch = int(ts.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def upsert(window: str, rows: list[dict], *, add: Iterable[str] = (), replace: Iterable[str] = (), peak=()) -> None:
+    """Inserts or updates buckets; each row has owner_id, proxy_id (or None), start and any of VALUES.
+    On conflict: `add` fields are added, `replace` fields overwritten, `peak` fields keep the larger value."""
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    columns = ("owner_id", "proxy_id", "window", "start", *VALUES)
+    sets = [f"{f} = {TABLE}.{f} + excluded.{f}" for f in add]
+    sets += [f"{f} = excluded.{f}" for f in replace]
+    sets += [f"{f} = CASE WHEN excluded.{f} > {TABLE}.{f} THEN excluded.{f} ELSE {TABLE}.{f} END" for f in peak]
+    insert = f"INSERT INTO {TABLE} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    for has_proxy, target in (
+        (True, f"(owner_id, proxy_id, {q('window')}, start) WHERE proxy_id IS NOT NULL"),
+        (False, f"(owner_id, {q('window')}, start) WHERE proxy_id IS NULL"),
+    ):
+        params = [
+            (
+                r["owner_id"],
+                r["proxy_id"],
+                window,
+                connection.ops.adapt_datetimefield_value(r["start"]),
+                *(
+                    connection.ops.adapt_decimalfield_value(Decimal(r.get(f) or 0), 18, 8)
+                    if f == "cost_usd"
+                    else r.get(f) or 0
+                    for f in VALUES
+                ),
+            )
+            for r in rows
+            if (r["proxy_id"] is not None) == has_proxy
+        ]
+        if params:
+            with connection.cursor() as cursor:
+                cursor.executemany(f"{insert} ON CONFLICT {target} DO UPDATE SET {', '.join(sets)}", params)
+
+
+def minute_counts(rows: list[dict]) -> list[dict]:
+    """A batch of log rows as additions to 1 m buckets, per proxy and per owner (proxy None)."""
+    agg: dict[tuple, dict] = {}
+    for row in rows:
+        minute = floor(row["timestamp"], 60)
+        error = row["status_code"] >= 400 or row["failure"] is not None
+        for proxy_id in (row["proxy_id"], None):
+            key = (row["owner_id"], proxy_id, minute)
+            a = agg.get(key)
+            if a is None:
+                a = agg[key] = {"owner_id": key[0], "proxy_id": proxy_id, "start": minute, "requests": 0,
+                                "cache_hits": 0, "errors": 0, "cost_usd": Decimal(0), "latency_ms_sum": 0.0}  # fmt: skip
+            a["requests"] += 1
+            a["cache_hits"] += row["cache"] == "hit"
+            a["errors"] += error
+            a["cost_usd"] += row["cost_usd"] or 0
+            a["latency_ms_sum"] += row["latency_ms"]
+    return list(agg.values())
+
+
+def fold_hour(hour: datetime) -> None:
+    """Recomputes the four 15 m buckets and the 1 h bucket of `hour` from its 1 m buckets (idempotent)."""
+    minutes = MetricBucket.objects.filter(window="1m", start__gte=hour, start__lt=hour + timedelta(hours=1))
+    folded: dict[str, dict[tuple, dict]] = {"15m": {}, "1h": {}}
+    for b in minutes.values("owner_id", "proxy_id", "start", *VALUES):
+        for window, seconds in (("15m", 900), ("1h", 3600)):
+            start = floor(b["start"], seconds)
+            key = (b["owner_id"], b["proxy_id"], start)
+            a = folded[window].get(key)
+            if a is None:
+                a = folded[window][key] = {"owner_id": key[0], "proxy_id": key[1], "start": start}
+                a.update(dict.fromkeys(VALUES, 0))
+            for f in COUNTS:
+                a[f] += b[f]
+            for f in GAUGES:
+                a[f] = max(a[f], b[f])
+    with transaction.atomic():
+        for window, buckets in folded.items():
+            upsert(window, list(buckets.values()), replace=VALUES)
+
+
+class Rollup:
+    """The metrics side of one runner, attached to its log writer."""
+
+    def __init__(self, runner=None):
+        self.runner = runner
+        self.dirty: set[datetime] = set()  # hours whose 1 m buckets changed since they were last folded
+        self._lock = threading.Lock()
+        self._due = {"sample": 0.0, "fold": 0.0, "retention": 0.0}
+        self._started = False
+        self._last_sample = None
+        self.writer = None
+
+    def attach(self, writer) -> None:
+        self.writer = writer
+        writer.in_transaction.append(self.add_rows)
+        writer.periodic.append(self.tick)
+
+    def add_rows(self, rows: list[dict]) -> None:
+        buckets = minute_counts(rows)
+        upsert("1m", buckets, add=COUNTS)
+        self._mark(b["start"] for b in buckets)
+
+    def _mark(self, starts: Iterable[datetime]) -> None:
+        with self._lock:
+            self.dirty.update(floor(s, 3600) for s in starts)
+
+    def tick(self, force: bool = False) -> None:
+        now = time.monotonic()
+        force = force or (self.writer is not None and self.writer.stopping)  # the last tick folds everything
+        if not self._started:
+            self._started = True  # after a restart, refold what the previous process may not have
+            hour = floor(timezone.now(), 3600)
+            self._mark([hour - timedelta(hours=1), hour])
+        if force or now >= self._due["sample"]:
+            self._due["sample"] = now + settings.RUBBERDUCK_METRICS_SAMPLE_SECONDS
+            self.sample()
+        if force or now >= self._due["fold"]:
+            self._due["fold"] = now + settings.RUBBERDUCK_METRICS_FOLD_SECONDS
+            self.fold()
+        if now >= self._due["retention"]:
+            self._due["retention"] = now + settings.RUBBERDUCK_RETENTION_SECONDS
+            from logs.retention import apply_retention
+
+            apply_retention()
+
+    def fold(self) -> None:
+        with self._lock:
+            hours, self.dirty = sorted(self.dirty), set()
+        oldest = timezone.now() - timedelta(days=minute_retention_days())
+        for i, hour in enumerate(hours):
+            if hour + timedelta(hours=1) < oldest:
+                continue  # its minutes are gone: refolding would shrink the 15 m / 1 h buckets
+            try:
+                fold_hour(hour)
+            except Exception:
+                self._mark(hours[i:])
+                raise
+
+    def sample(self) -> None:
+        """Writes the runner's gauges into the current minute: per proxy it serves, and per owner."""
+        if self.runner is None:
+            return
+        minute = floor(timezone.now(), 60)
+        rows, in_flight = [], defaultdict(int)
+        for pid, running in list(self.runner.running.items()):
+            app = running.server.app
+            owner = app.settings.owner_id
+            n = max(app.counters.in_flight, 0)
+            in_flight[owner] += n
+            rows.append({"owner_id": owner, "proxy_id": pid, "start": minute, "in_flight": n,
+                         "running_proxies": 0 if running.stopping else 1})  # fmt: skip
+        if not rows:
+            return
+        from proxies.models import Proxy
+
+        statuses = defaultdict(dict)
+        for r in (
+            Proxy.objects.filter(owner_id__in=in_flight).order_by().values("owner_id", "status").annotate(n=Count("id"))
+        ):
+            statuses[r["owner_id"]][r["status"]] = r["n"]
+        for owner, n in in_flight.items():
+            rows.append({"owner_id": owner, "proxy_id": None, "start": minute, "in_flight": n,
+                         "running_proxies": statuses[owner].get(Proxy.Status.RUNNING, 0),
+                         "stopped_proxies": statuses[owner].get(Proxy.Status.STOPPED, 0)})  # fmt: skip
+        signature = (minute, sorted((r["owner_id"], r["proxy_id"] or 0, *(r.get(g, 0) for g in GAUGES)) for r in rows))
+        if signature == self._last_sample:
+            return  # nothing moved this minute: no write
+        with transaction.atomic():
+            upsert("1m", rows, peak=GAUGES)
+        self._last_sample = signature
+        self._mark([minute])
+
+
+def minute_retention_days() -> int:
+    from logs.retention import metrics_retention_days
+
+    return metrics_retention_days().get("1m") or 10**5
