@@ -24,6 +24,7 @@ from django.utils import timezone
 
 import providers
 from logs.writer import LogWriter
+from metrics import runtime as metrics_runtime
 from proxies import store
 from proxies.app import ProxyApp, ProxySettings
 from proxies.cache import MemoryLRU, ProxyCache
@@ -62,6 +63,7 @@ class Runner:
         self.lru = MemoryLRU(settings.RUBBERDUCK_CACHE_MEMORY_BYTES)
         self.db = ThreadPoolExecutor(1, thread_name_prefix="rubberduck-db")
         self.writer = LogWriter()
+        self.rollup = metrics_runtime.attach(self)  # roll-ups, live log stream, Prometheus: all off the writer
         enabled = settings.RUBBERDUCK_LOGGING if logging_enabled is None else logging_enabled
         self.enqueue_log = self.writer.enqueue if enabled else (lambda record: None)
         self.limiters: dict[int, RateLimiter | RedisRateLimiter] = {}
