@@ -11,7 +11,7 @@ from __future__ import annotations
 import orjson
 
 from providers.base import Answer, Endpoint, Fault, Provider, Request, Route, RouteError, Usage
-from providers.sse import SSEInspector
+from providers.sse import SSEInspector, parse_event
 
 # google.rpc.Code names by HTTP status, as Google's front ends map them (google/rpc/code.proto). 408 and 413
 # have no canonical code: Google reports a deadline as DEADLINE_EXCEEDED and an oversized payload as
@@ -102,20 +102,37 @@ def predict_usage(data: dict) -> Usage | None:
 
 
 class GenerateContentInspector(SSEInspector):
-    """alt=sse: every event is `data: <GenerateContentResponse>` + CRLF CRLF; the last usageMetadata is the
-    complete one. An event whose JSON is `{"error": ...}` makes the SDK raise mid-stream: never cached."""
+    """alt=sse: every event is `data: <GenerateContentResponse>` + CRLF CRLF. Every event carries
+    usageMetadata and the last one is complete, so only the last is kept and parsed when `usage` is read:
+    a long stream costs one parse, not one per chunk. An event whose JSON is `{"error": ...}` makes the SDK
+    raise mid-stream: such a stream is never cached."""
+
+    def __init__(self):
+        self._last_usage_event: bytes | None = None
+        super().__init__()
+
+    @property
+    def usage(self) -> Usage | None:
+        if self._last_usage_event is not None:
+            event = parse_event(self._last_usage_event)
+            data = self.data_json(event) if event is not None else None
+            self._usage = usage_of(data) if isinstance(data, dict) else None
+            self._last_usage_event = None
+        return self._usage
+
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._usage, self._last_usage_event = value, None
 
     def wants(self, raw: bytes) -> bool:
-        return b'"usageMetadata"' in raw or b'"error"' in raw
+        if b'"usageMetadata"' in raw:
+            self._last_usage_event = raw
+        return b'"error"' in raw
 
     def on_event(self, event) -> None:
         data = self.data_json(event)
-        if not isinstance(data, dict):
-            return
-        if "error" in data:
+        if isinstance(data, dict) and "error" in data:
             self.error = True
-        elif "usageMetadata" in data:
-            self.usage = usage_of(data) or self.usage
 
 
 METHODS = (

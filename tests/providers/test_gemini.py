@@ -206,3 +206,18 @@ def test_its_errors_are_google_rpc_status_json():
     assert ("content-type", "application/json; charset=UTF-8") in answer.headers
     assert answer.body.startswith(b'{\n  "error": {\n    "code": 503,')
     assert b'"retryDelay": "7s"' in answer.body
+
+
+def test_its_stream_inspector_takes_the_last_usage_and_spots_only_real_error_events():
+    frames = b"".join(fake_google.stream(MODEL).chunks)
+    inspector = GeminiProvider().stream_inspector(
+        GeminiProvider().route(Request("POST", "/v1/models/m:streamGenerateContent", "", {}, b""))
+    )
+    events = [e for i in range(0, len(frames), 7) for e in inspector.feed(frames[i : i + 7])]
+    assert b"".join(events) == frames and len(events) == 6
+    assert (inspector.usage.input_tokens, inspector.usage.output_tokens, inspector.error) == (9, 10, False)
+
+    quoted = b'data: {"candidates":[{"content":{"parts":[{"text":"an \\"error\\" word"}]}}]}\r\n\r\n'
+    assert inspector.feed(quoted) == [quoted] and not inspector.error
+    failed = b'data: {"error":{"code":500,"message":"x","status":"INTERNAL"}}\r\n\r\n'
+    assert inspector.feed(failed) == [failed] and inspector.error
