@@ -20,7 +20,7 @@ from metrics.counters import Counters
 from providers.base import HOP_BY_HOP, Answer, Fault, Provider, Refusal, Request, Route, RouteError
 from proxies.cache import Cached, ProxyCache
 from proxies.cache_key import cache_key
-from proxies.failures import Chaos, StreamRule
+from proxies.failures import PASS, Chaos, StreamRule
 
 log = logging.getLogger("rubberduck.proxy")
 
@@ -66,6 +66,7 @@ class ProxyApp:
     async def close_client(self) -> None:
         if self.client is not None:
             await self.client.aclose()
+        await self.settings.chaos.aclose()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -112,28 +113,36 @@ class ProxyApp:
             client_ip=record.ip,
         )
         provider = s.provider
+        try:
+            route, refused = provider.route(request), None
+        except RouteError as e:  # answered after the failure rules, which come first (docs/failures.md)
+            route, refused = None, e
 
         verdict = s.chaos.decide(request.client_ip)
-        if verdict.failure:
-            record.failure = verdict.failure
-        if verdict.hang:
-            await wait_for_disconnect(receive)
-            record.status_code = 499
-            return
-        if verdict.delay:
-            await asyncio.sleep(verdict.delay)
-        if verdict.status:
-            return await send_answer(
-                send,
-                provider.error(verdict.status, fault_of(verdict.failure), retry_after=verdict.retry_after),
-                record,
-                failure=verdict.failure,
-            )
+        if verdict is not PASS:
+            if verdict.check_rpm:
+                verdict = await s.chaos.after_shared_rpm()
+            if verdict.failure:
+                record.failure = verdict.failure
+            if verdict.hang:
+                await wait_for_disconnect(receive)
+                record.status_code = 499
+                return
+            if verdict.delay and await disconnected_within(receive, verdict.delay):
+                record.status_code = 499
+                return
+            if verdict.status:
+                answer = provider.error(
+                    verdict.status,
+                    fault_of(verdict.failure),
+                    retry_after=verdict.retry_after,
+                    limit=verdict.limit,
+                    route=route,
+                )
+                return await send_answer(send, answer, record, failure=verdict.failure)
 
-        try:
-            route = provider.route(request)
-        except RouteError as e:
-            return await send_answer(send, provider.error(e.status, e.fault, message=e.message), record)
+        if refused is not None:
+            return await send_answer(send, provider.error(refused.status, refused.fault, message=refused.message), record)
         record.model = route.model
 
         key = None
@@ -318,6 +327,15 @@ async def read_body(receive) -> bytes:
 async def wait_for_disconnect(receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+async def disconnected_within(receive, seconds: float) -> bool:
+    """Waits `seconds` (a delay rule); True when the client left meanwhile."""
+    try:
+        await asyncio.wait_for(wait_for_disconnect(receive), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def cancel_on_disconnect(receive, task: asyncio.Task) -> None:
