@@ -2,8 +2,9 @@
 
 How this combines with allauth's own ACCOUNT_RATE_LIMITS: ours is the outer layer and counts every *attempt*
 (a 429 here never reaches allauth); allauth's stays on underneath with its defaults and counts what only it can
-see (failed logins per account, resends of verification mail, reset-key use). Whichever trips first answers
-429. Both count in the same `default` cache, so they hold across processes when REDIS_URL is set.
+see (failed logins per account: 5 per 5 minutes, answered as a 400 "too_many_login_attempts" form error;
+resends of verification mail; reset-key use). Both count in the same `default` cache, so they hold across
+processes when REDIS_URL is set. RATELIMIT_ENABLE=0 switches ours off (e.g. for browser test suites).
 """
 
 import json
