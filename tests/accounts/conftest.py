@@ -1,8 +1,8 @@
 import json
 import re
 import time
-from urllib.parse import unquote
 from types import SimpleNamespace
+from urllib.parse import unquote
 
 import pytest
 from django.core import mail
