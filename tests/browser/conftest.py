@@ -57,7 +57,7 @@ class LiveApp:
 
 @pytest.fixture
 def live_app(runner, settings):
-    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]  # testserver: the tests' own API client
     app = LiveApp().start()
     yield app
     app.stop()
@@ -91,3 +91,61 @@ def shot(page, request):
         page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters():
+    """Every browser test signs in from 127.0.0.1; the login/sign-up rate-limit counters live in the cache, so
+    each test starts from zero rather than inheriting the previous tests' attempts."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+PASSWORD = "correct-horse-battery"
+
+
+def sign_in(page, live_app, email="ada@example.com", password=PASSWORD, path="/"):
+    """Signs in through the login screen, as a person would; returns once the app frame is shown."""
+    from playwright.sync_api import expect
+
+    page.goto(live_app.url + "/login")
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("sign-out")).to_be_visible()
+    if path != "/":
+        page.goto(live_app.url + path)
+
+
+@pytest.fixture
+def signed_in(page, live_app, user):
+    """A real browser session of the `user` fixture (ada@example.com), signed in through the login screen."""
+    sign_in(page, live_app)
+    return page
+
+
+@pytest.fixture
+def openai_proxy(make_proxy, openai_upstream):
+    """A running openai proxy (created through the API) in front of the fake OpenAI upstream."""
+    return make_proxy("openai", upstream_url=openai_upstream.url + "/v1", name="duck-openai")
+
+
+def sdk(proxy):
+    import openai
+
+    return openai.OpenAI(base_url=proxy["base_url"], api_key="sk-test-key", max_retries=0)
+
+
+def ask(proxy, text="Say hello"):
+    """One chat completion through the proxy with the official SDK; returns the raw response (headers + parse())."""
+    return sdk(proxy).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": text}]
+    )
