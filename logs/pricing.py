@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from functools import lru_cache
 
@@ -24,11 +25,27 @@ def cost_usd(provider_id: str | None, model: str | None, usage: Usage | None) ->
         return None
     if not _known(provider_id, model):
         return None
+    # genai-prices takes ~0.1 ms per call, which made pricing most of the log writer's GIL time under load
+    # (bench/profile.py); rows repeat the same few usages, so memoise per minute (prices can vary by time).
+    minute = int(time.time() // 60)
+    return _price(
+        provider_id,
+        model,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        minute,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _price(provider_id, model, input_tokens, output_tokens, cache_read, cache_write, minute) -> Decimal | None:
     priced = genai_prices.Usage(
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-        cache_read_tokens=usage.cache_read_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
+        input_tokens=input_tokens or 0,
+        output_tokens=output_tokens or 0,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
     try:
         return Decimal(genai_prices.calc_price(priced, model, provider_id=provider_id).total_price).quantize(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -73,6 +73,10 @@ class ProxyCache:
         self.db = db
         self.known = known_keys
         self.pending_hits: dict[str, int] = {}
+        # Entries waiting to be stored: one db job writes all that gathered (a job per entry cost a third
+        # of the GIL on miss load, bench/profile.py). deque append/popleft are atomic across threads.
+        self.pending: deque[tuple[str, Cached]] = deque()
+        self._store_scheduled = False
 
     async def get(self, key: str) -> Cached | None:
         entry = self.lru.get(self.proxy_id, key)
@@ -94,7 +98,20 @@ class ProxyCache:
 
         self.lru.put(self.proxy_id, key, entry)
         self.known.add(key)
-        self.db.submit(store.save_entry, self.proxy_id, key, entry)
+        self.pending.append((key, entry))
+        if not self._store_scheduled:
+            self._store_scheduled = True
+            self.db.submit(self._store_pending, store.save_entries)
+
+    def _store_pending(self, save_entries) -> None:
+        """Runs on the db executor: writes every entry queued so far in one transaction."""
+        self._store_scheduled = False  # before draining, so a put() racing with the drain schedules anew
+        batch = {}
+        while self.pending:
+            key, entry = self.pending.popleft()
+            batch[key] = entry
+        if batch:
+            save_entries(self.proxy_id, batch)
 
     def take_hits(self) -> dict[str, int]:
         """The hit counts gathered since the last call (flushed to the table by the runner)."""
@@ -102,5 +119,6 @@ class ProxyCache:
         return hits
 
     def clear(self) -> None:
+        self.pending.clear()
         self.lru.clear(self.proxy_id)
         self.known.clear()

@@ -28,20 +28,28 @@ def load_entry(proxy_id: int, key: str) -> Cached | None:
     )
 
 
-def save_entry(proxy_id: int, key: str, entry: Cached) -> None:
+def save_entries(proxy_id: int, entries: dict[str, Cached]) -> None:
+    """Upserts a batch of entries of one proxy in one statement (one transaction)."""
     close_old_connections()
-    try:
-        CacheEntry.objects.update_or_create(
+    rows = [
+        CacheEntry(
             proxy_id=proxy_id,
             key=key,
-            defaults={
-                "status": entry.status,
-                "headers": entry.headers,
-                "body": entry.body,
-                "chunks": entry.chunks,
-                "usage": entry.usage.as_dict() if entry.usage else None,
-                "size": len(entry.body),
-            },
+            status=entry.status,
+            headers=entry.headers,
+            body=entry.body,
+            chunks=entry.chunks,
+            usage=entry.usage.as_dict() if entry.usage else None,
+            size=len(entry.body),
+        )
+        for key, entry in entries.items()
+    ]
+    try:
+        CacheEntry.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["proxy", "key"],
+            update_fields=["status", "headers", "body", "chunks", "usage", "size"],
         )
     except IntegrityError:  # the proxy was deleted meanwhile
         pass
