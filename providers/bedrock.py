@@ -260,7 +260,7 @@ class BedrockProvider(Provider):
         signed = signed_headers(authorization)
         headers = [("host", host)]
         for name, value in request.headers.items():
-            if name == SIGNED_HOST_HEADER or (name in NOT_FORWARDED_UPSTREAM and name not in signed):
+            if name in (SIGNED_HOST_HEADER, "host") or (name in NOT_FORWARDED_UPSTREAM and name not in signed):
                 continue
             headers.append((name, value))
         if "accept-encoding" not in signed:
