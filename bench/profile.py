@@ -14,7 +14,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import BENCH, CHAT, HIT_BODY, HOST, PY, Cpus, Rubberduck, free_ports, post, start_server, wrk_result, wrk_start
+from bench.run import (
+    BENCH,
+    CHAT,
+    HIT_BODY,
+    HOST,
+    PY,
+    Cpus,
+    Rubberduck,
+    free_ports,
+    post,
+    start_server,
+    wrk_result,
+    wrk_start,
+)
 
 
 def profile(args) -> int:
@@ -34,7 +47,11 @@ def profile(args) -> int:
         raw = out_dir / f"{args.profile}.txt"
         load = wrk_start(rd_port, CHAT, args.profile, 16, seconds + 1)
         time.sleep(0.5)
-        subprocess.run([spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "--gil", "-f", "raw", "-o", str(raw)], check=True, capture_output=True)
+        subprocess.run(
+            [spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "--gil", "-f", "raw", "-o", str(raw)],
+            check=True,
+            capture_output=True,
+        )
         wrk_result(load)
         subprocess.run(
             [spy, "record", "-p", str(pid), "-d", "2", "-r", "100", "-o", str(out_dir / f"{args.profile}.svg")],

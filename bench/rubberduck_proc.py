@@ -152,7 +152,9 @@ def main() -> None:
         elif name == "add_proxies":
             before = len(runner.running)
             for port in command["ports"]:
-                proxy_create(owner=user, port=port, name=f"extra-{port}", provider="openai", upstream_url=command["url"])
+                proxy_create(
+                    owner=user, port=port, name=f"extra-{port}", provider="openai", upstream_url=command["url"]
+                )
             runner.nudge()
             wait_running(Proxy, before + len(command["ports"]))
             time.sleep(1.0)

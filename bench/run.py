@@ -89,7 +89,11 @@ class Rubberduck:
     def __init__(self, cpus: Cpus, workdir: Path, name: str, proxies: dict[int, str], logging_on: bool = True):
         self.data = workdir / name
         self.data.mkdir()
-        env = {**os.environ, "RUBBERDUCK_DATA_DIR": str(self.data), "DJANGO_SETTINGS_MODULE": "rubberduck_site.settings"}
+        env = {
+            **os.environ,
+            "RUBBERDUCK_DATA_DIR": str(self.data),
+            "DJANGO_SETTINGS_MODULE": "rubberduck_site.settings",
+        }
         cmd = [PY, str(BENCH / "rubberduck_proc.py")] + [f"--proxy={p}={u}" for p, u in proxies.items()]
         if not logging_on:
             cmd.append("--no-logging")
@@ -301,9 +305,7 @@ class Bench:
         while time.monotonic() < deadline:
             time.sleep(0.2)
             now = upstream_count(self.up_port)
-            busy = any(
-                p["in_flight"] for rd in (self.rd, self.nolog) for p in rd.call("stats")["proxies"].values()
-            )
+            busy = any(p["in_flight"] for rd in (self.rd, self.nolog) for p in rd.call("stats")["proxies"].values())
             if now == last and not busy:
                 return
             last = now
@@ -367,7 +369,9 @@ class Bench:
         self.rd_port, self.rd50_port = rd_a, rd_b
         self.nolog_port = nolog_a
         self.rd = Rubberduck(cpus, workdir, "rubberduck", {rd_a: f"{up}/v1", rd_b: f"{up}/l50/v1"})
-        self.nolog = Rubberduck(cpus, workdir, "rubberduck-nolog", {nolog_a: f"{up}/v1", nolog_b: f"{up}/l50/v1"}, False)
+        self.nolog = Rubberduck(
+            cpus, workdir, "rubberduck-nolog", {nolog_a: f"{up}/v1", nolog_b: f"{up}/l50/v1"}, False
+        )
         self.rd.wait_ready()
         self.nolog.wait_ready()
 
@@ -416,7 +420,9 @@ class Bench:
         for rep in range(self.reps):
             print(f"  [{rep + 1}/{self.reps}] miss C=64, 50 ms upstream", flush=True)
             direct.append(self.measure("direct 50 ms C=64", self.up_port, path50, "miss", 64))
-            ours.append(self.measure("rubberduck 50 ms C=64", self.rd50_port, CHAT, "miss", 64, self.rd, self.rd50_port))
+            ours.append(
+                self.measure("rubberduck 50 ms C=64", self.rd50_port, CHAT, "miss", 64, self.rd, self.rd50_port)
+            )
         row = self.row("cache miss, 50 ms upstream, C=64", "direct to upstream", direct, ours)
         self.target("50 ms upstream C=64: RPS ≥ 0.9× direct", f"{row['rps_ratio']:.2f}×", row["rps_ratio"] >= 0.9)
         self.target("50 ms upstream C=64: p99 ≤ 2× direct", f"{row['p99_ratio']:.2f}×", row["p99_ratio"] <= 2.0)
@@ -427,7 +433,9 @@ class Bench:
             on, off = [], []
             for rep in range(self.reps):
                 print(f"  [{rep + 1}/{self.reps}] logging on/off, hit C={c}", flush=True)
-                off.append(self.measure(f"logging off hit C={c}", self.nolog_port, CHAT, "hit", c, self.nolog, self.nolog_port))
+                off.append(
+                    self.measure(f"logging off hit C={c}", self.nolog_port, CHAT, "hit", c, self.nolog, self.nolog_port)
+                )
                 on.append(self.measure(f"logging on hit C={c}", self.rd_port, CHAT, "hit", c, self.rd, self.rd_port))
             row = self.row(f"cache hit C={c}: logging on vs off", "same build, logging off", off, on)
             cost = 1 - row["rps_ratio"]
@@ -555,7 +563,11 @@ class Bench:
             hit = next(r for r in self.rows if r["cell"] == f"cache hit, 0 ms upstream, C={c}")
             miss = next(r for r in self.rows if r["cell"] == f"cache miss, 0 ms upstream, C={c}")
             if c in (16, 64):
-                self.target(f"hit RPS C={c} ≥ 0.5× yardstick (stretch 0.8×)", f"{hit['rps_ratio']:.2f}×", hit["rps_ratio"] >= 0.5)
+                self.target(
+                    f"hit RPS C={c} ≥ 0.5× yardstick (stretch 0.8×)",
+                    f"{hit['rps_ratio']:.2f}×",
+                    hit["rps_ratio"] >= 0.5,
+                )
                 self.target(f"miss RPS C={c} ≥ 0.5× yardstick", f"{miss['rps_ratio']:.2f}×", miss["rps_ratio"] >= 0.5)
             if c == 1:
                 d = hit["rd_p50"] - hit["ref_p50"]
@@ -572,12 +584,16 @@ class Bench:
         for name, rd in (("logging on", self.rd), ("logging off", self.nolog)):
             s = rd.call("drain")
             self.check(f"{name}: no 'database is locked'", s["lock_errors"] == 0, f"{s['lock_errors']}")
-            self.check(f"{name}: no failed db jobs", s["executor_errors"]["count"] == 0, json.dumps(s["executor_errors"]))
+            self.check(
+                f"{name}: no failed db jobs", s["executor_errors"]["count"] == 0, json.dumps(s["executor_errors"])
+            )
             if name == "logging on":
                 for port, counts in s["proxies"].items():
                     entries = s["log_entries"].get(port)
                     ok = entries == counts["requests"]
-                    self.check(f"log entries = requests (port {port})", ok, f"{entries} entries, {counts['requests']} requests")
+                    self.check(
+                        f"log entries = requests (port {port})", ok, f"{entries} entries, {counts['requests']} requests"
+                    )
 
     def report(self, cpus: Cpus) -> str:
         lines = [
