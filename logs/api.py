@@ -10,6 +10,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -75,7 +76,16 @@ class LogListApi(APIView):
         return Response({"deleted": deleted}, status=status.HTTP_200_OK)
 
 
+class FormatIsOurs(DefaultContentNegotiation):
+    """`?format=csv|json` picks the export's format here, not a DRF renderer."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class LogExportApi(APIView):
+    content_negotiation_class = FormatIsOurs
+
     def get(self, request):
         fmt = request.query_params.get("format", "csv")
         if fmt not in export.FORMATS:

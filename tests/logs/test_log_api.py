@@ -1,0 +1,99 @@
+"""GET /api/v1/logs/: owner-scoped, filtered, newest first, keyset-paginated."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from logs.models import LogEntry
+from tests.logs.factories import proxy_for, record, write
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+CONTRACT = {"id", "timestamp", "proxy", "ip", "method", "path", "prompt_hash", "status_code", "latency_ms", "cache",
+            "failure", "prompt_tokens", "completion_tokens", "cost_usd"}  # fmt: skip
+
+
+@pytest.fixture
+def mine(user):
+    return proxy_for(user, "mine")
+
+
+@pytest.fixture
+def theirs(other_user):
+    return proxy_for(other_user, "theirs")
+
+
+def test_it_lists_only_the_users_entries_newest_first_with_exactly_the_contract_fields(api, mine, theirs):
+    write(record(mine, T0, ip="10.0.0.1"), record(theirs, T0 + timedelta(seconds=1)),
+          record(mine, T0 + timedelta(seconds=2), status_code=429, failure="rate_limit", cache="bypass"))  # fmt: skip
+
+    body = api.get("/api/v1/logs/").json()
+
+    assert body["count"] == 2 and body["next"] is None
+    newest, oldest = body["results"]
+    assert set(newest) - {"model"} == CONTRACT
+    assert newest == {
+        "id": newest["id"], "timestamp": "2026-03-01T12:00:02.000000Z", "proxy": mine.id, "ip": "127.0.0.1",
+        "method": "POST", "path": "/v1/chat/completions", "prompt_hash": "", "status_code": 429, "latency_ms": 12.5,
+        "cache": "bypass", "failure": "rate_limit", "model": "", "prompt_tokens": None, "completion_tokens": None,
+        "cost_usd": None,
+    }  # fmt: skip
+    assert oldest["ip"] == "10.0.0.1" and oldest["id"] < newest["id"]
+
+
+def test_it_filters_by_proxy_status_cache_failure_ip_and_time(api, user, mine):
+    second = proxy_for(user, "second")
+    write(
+        record(mine, T0, cache="hit"),
+        record(mine, T0 + timedelta(minutes=1), status_code=500, failure="error"),
+        record(second, T0 + timedelta(minutes=2), ip="192.168.1.9"),
+        record(second, T0 + timedelta(minutes=3), status_code=429, failure="rate_limit"),
+    )
+
+    def ids(**query):
+        return [e["timestamp"][11:16] for e in api.get("/api/v1/logs/", query).json()["results"]]
+
+    assert ids(proxy=second.id) == ["12:03", "12:02"]
+    assert ids(status=500) == ["12:01"]
+    assert ids(status="4xx") == ["12:03"]
+    assert ids(cache="hit") == ["12:00"]
+    assert ids(failure="rate_limit") == ["12:03"]
+    assert ids(failure="none") == ["12:02", "12:00"]
+    assert ids(ip="192.168.1.9") == ["12:02"]
+    assert ids(since="2026-03-01T12:01:00Z", until="2026-03-01T12:03:00Z") == ["12:02", "12:01"]
+    assert ids(since="2026-03-01T13:01:00+01:00") == ["12:03", "12:02", "12:01"]  # offsets honoured
+
+
+def test_it_answers_400_to_a_bad_filter(api, mine):
+    assert api.get("/api/v1/logs/", {"since": "yesterday"}).status_code == 400
+    assert api.get("/api/v1/logs/", {"cache": "warm"}).status_code == 400
+    assert api.get("/api/v1/logs/", {"cursor": "garbage!"}).status_code == 400
+
+
+def test_a_page_boundary_holds_when_entries_arrive_between_pages(api, mine):
+    # Several entries share a timestamp, so an offset-on-timestamp cursor would shift; the keyset does not.
+    write(*[record(mine, T0 + timedelta(seconds=i // 2)) for i in range(10)])
+    first = api.get("/api/v1/logs/", {"page_size": 4}).json()
+
+    write(
+        record(mine, T0 + timedelta(seconds=10)),  # newer than everything: belongs before page 1
+        record(mine, T0 + timedelta(seconds=3)),  # same timestamp as entries of page 1 and 2, newer id
+    )
+    pages, url = [first["results"]], first["next"]
+    while url:
+        page = api.get(url).json()
+        pages.append(page["results"])
+        url = page["next"]
+
+    seen = [e["id"] for page in pages for e in page]
+    before = list(LogEntry.objects.filter(id__lte=max(e["id"] for e in first["results"])).values_list("id", flat=True))
+    assert len(seen) == len(set(seen)), "an entry was served twice"
+    assert set(before) <= set(seen), "an entry that existed at page 1 was skipped"
+    keys = [(e["timestamp"], e["id"]) for page in pages for e in page]
+    assert keys == sorted(keys, reverse=True)
+    assert [len(p) for p in pages] == [4, 4, 2]
+
+
+def test_it_requires_authentication(client):
+    assert client.get("/api/v1/logs/").status_code in (401, 403)

@@ -1,0 +1,121 @@
+"""1 m roll-ups in the log writer's transaction; folds into 15 m and 1 h; retention."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from logs.models import LogEntry
+from logs.retention import apply_retention
+from logs.writer import LogWriter
+from metrics.models import MetricBucket
+from metrics.rollup import Rollup, floor, fold_hour
+from tests.logs.factories import proxy_for, record, write
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def rolled_writer() -> LogWriter:
+    writer = LogWriter()
+    Rollup().attach(writer)
+    return writer
+
+
+def minute_totals(**filters):
+    return {
+        (b.start.minute, b.proxy_id): (b.requests, b.cache_hits, b.errors)
+        for b in MetricBucket.objects.filter(window="1m", **filters)
+    }
+
+
+def test_a_batch_is_counted_into_its_minutes_per_proxy_and_per_owner(user):
+    a, b = proxy_for(user, "a"), proxy_for(user, "b")
+    write(
+        record(a, T0, cache="hit"),
+        record(a, T0 + timedelta(seconds=59), status_code=500),
+        record(b, T0 + timedelta(seconds=61), failure="timeout", status_code=504),
+        writer=rolled_writer(),
+    )
+    assert minute_totals() == {
+        (0, a.id): (2, 1, 1), (0, None): (2, 1, 1),
+        (1, b.id): (1, 0, 1), (1, None): (1, 0, 1),
+    }  # fmt: skip
+
+
+def test_counts_commit_with_the_rows_or_not_at_all(user):
+    proxy = proxy_for(user)
+    writer = rolled_writer()
+    boom = [True]
+
+    def fail_once(rows):
+        if boom.pop() if boom else False:
+            raise RuntimeError("disk full")
+
+    writer.in_transaction.append(fail_once)
+    writer.enqueue(record(proxy, T0))
+    with pytest.raises(RuntimeError):
+        writer.flush()
+    assert LogEntry.objects.count() == 0 and MetricBucket.objects.count() == 0
+
+    writer.flush()  # the record was put back: written once, counted once
+    assert LogEntry.objects.count() == 1
+    assert minute_totals(proxy__isnull=True) == {(0, None): (1, 0, 0)}
+
+
+def test_a_restart_neither_loses_nor_double_counts_a_minute(user):
+    proxy = proxy_for(user)
+    minute = floor(timezone.now() - timedelta(minutes=5), 60)  # recent: stop() also applies retention
+    first = rolled_writer()
+    write(*[record(proxy, minute + timedelta(seconds=i)) for i in range(7)], writer=first)
+    first.stop()  # the process ends
+    second = rolled_writer()  # a new process, same minute
+    write(*[record(proxy, minute + timedelta(seconds=30 + i)) for i in range(5)], writer=second)
+    second.stop()
+
+    bucket = MetricBucket.objects.get(window="1m", proxy__isnull=True)
+    assert bucket.requests == LogEntry.objects.count() == 12
+    assert MetricBucket.objects.get(window="1h", proxy__isnull=True).requests == 12  # stop() folds
+
+
+def test_folding_minutes_into_15m_and_1h_is_idempotent(user):
+    proxy = proxy_for(user)
+    write(
+        *[record(proxy, T0 + timedelta(minutes=m), usage=None) for m in (0, 5, 14, 15, 59)],
+        record(proxy, T0 + timedelta(minutes=61)),
+        writer=rolled_writer(),
+    )
+    MetricBucket.objects.filter(window="1m", proxy__isnull=True, start=T0).update(cost_usd=Decimal("0.5"))
+
+    fold_hour(T0)
+    fold_hour(T0)
+
+    quarters = {b.start.minute: b.requests for b in MetricBucket.objects.filter(window="15m", proxy__isnull=True)}
+    assert quarters == {0: 3, 15: 1, 45: 1}
+    hour = MetricBucket.objects.get(window="1h", proxy__isnull=True, start=T0)
+    assert (hour.requests, hour.cost_usd) == (5, Decimal("0.5"))
+    assert MetricBucket.objects.get(window="1h", proxy=proxy, start=T0).requests == 5
+    assert not MetricBucket.objects.filter(window="1h", start=T0 + timedelta(hours=1)).exists()  # not dirty here
+
+
+def test_retention_follows_the_site_settings_when_saved_else_settings(user, settings):
+    from accounts.models import SiteSettings
+
+    proxy = proxy_for(user)
+    now = timezone.now()
+    write(record(proxy, now - timedelta(days=10)), record(proxy, now - timedelta(days=3)), record(proxy, now),
+          writer=rolled_writer())  # fmt: skip
+    settings.RUBBERDUCK_LOG_RETENTION_DAYS = 7
+    settings.RUBBERDUCK_METRICS_RETENTION_DAYS = {"1m": 5, "15m": 30, "1h": 365}
+    SiteSettings.objects.filter(pk=1).delete()
+
+    apply_retention()
+    assert LogEntry.objects.count() == 2
+    assert MetricBucket.objects.filter(window="1m", proxy__isnull=True).count() == 2
+
+    SiteSettings.objects.create(pk=1, log_retention_days=1, metrics_retention_days={"1m": 1, "15m": 30, "1h": 365})
+    apply_retention()
+    assert LogEntry.objects.count() == 1
+    assert MetricBucket.objects.filter(window="1m", proxy__isnull=True).count() == 1
