@@ -32,6 +32,8 @@ def test_it_shows_requests_arriving_live_in_the_log_view(signed_in, live_app, op
     expect(rows.first).to_contain_text("duck-openai")
     expect(rows.first).to_contain_text("200")
     expect(rows.first).to_contain_text("miss")
+    expect(rows.first.get_by_role("cell").nth(7)).to_have_text("18")  # 11 prompt + 7 completion tokens
+    expect(rows.first.get_by_role("cell").nth(8)).to_have_text("<$0.0001")  # a real, tiny cost
 
     assert ask(openai_proxy).headers["x-rubberduck-cache"] == "hit"
     expect(rows).to_have_count(2)

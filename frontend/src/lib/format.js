@@ -8,6 +8,8 @@ export const fmtPct = (r) => (r == null || Number.isNaN(r) ? '—' : `${dec1.for
 export function fmtUsd(n) {
   if (n == null || Number.isNaN(Number(n))) return '—'
   const v = Number(n)
+  // A few tokens cost millionths of a dollar: say so rather than show a non-zero cost as $0.0000.
+  if (v > 0 && v < 0.0001) return '<$0.0001'
   const digits = v !== 0 && Math.abs(v) < 1 ? 4 : 2
   return `$${v.toFixed(digits)}`
 }
