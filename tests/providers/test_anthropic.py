@@ -3,6 +3,7 @@ api.anthropic.com speaking the real wire format."""
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import anthropic
@@ -44,6 +45,13 @@ def proxy(make_proxy, upstream):
 def client_for(proxy, **kw):
     kw.setdefault("max_retries", 0)
     return anthropic.Anthropic(base_url=proxy["base_url"], api_key="sk-ant-test-key", **kw)
+
+
+def run_async(coroutine):
+    """Runs `coroutine` on a fresh event loop in its own thread: playwright's sync API (browser tests in the
+    same session) leaves a loop running on the main thread, where asyncio.run() refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def set_failures(api, runner, proxy, config):
@@ -131,7 +139,7 @@ def test_it_supports_the_async_client_for_messages_count_tokens_and_models(proxy
         await client.close()
         return message, text, counted, counted_again, models
 
-    message, text, counted, counted_again, models = asyncio.run(run())
+    message, text, counted, counted_again, models = run_async(run())
     assert message.content[0].text == text == "Hello from the fake Claude!"
     assert counted.input_tokens == 14
     assert counted_again.headers["x-rubberduck-cache"] == "hit"
@@ -256,7 +264,7 @@ def test_the_async_client_raises_native_exceptions_too(api, runner, proxy):
             await client.close()
 
     with pytest.raises(anthropic.OverloadedError):
-        asyncio.run(run())
+        run_async(run())
 
 
 def test_the_sdk_honours_retry_after_on_an_injected_429(api, runner, proxy, upstream):

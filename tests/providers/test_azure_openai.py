@@ -3,6 +3,7 @@ deployment paths) and plain OpenAI (v1 GA paths) -> a real proxy -> a fake Azure
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -40,6 +41,13 @@ def azure_client(proxy, api_version=API_VERSION, **kw):
 def logs(runner, proxy, count):
     """The proxy's log entries once `count` are written (the writer thread may hold a batch mid-commit)."""
     return wait_until(lambda: (entries := flushed_logs(runner, proxy["id"])) and len(entries) >= count and entries)
+
+
+def run_async(coroutine):
+    """Runs `coroutine` on a fresh event loop in its own thread: playwright's sync API (browser tests in the
+    same session) leaves a loop running on the main thread, where asyncio.run() refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def set_failures(api, runner, proxy, config):
@@ -143,7 +151,7 @@ def test_the_async_client_with_an_entra_token_covers_every_classic_path(proxy, u
         await client.close()
         return chat, streamed, embedding, completion, response, events, models
 
-    chat, streamed, embedding, completion, response, events, models = asyncio.run(run())
+    chat, streamed, embedding, completion, response, events, models = run_async(run())
     assert chat.choices[0].message.content == "Hello from the fake upstream!"
     assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == "Hello from the fake upstream!"
     assert embedding.data[0].embedding == [0.25, -0.5, 0.125]
@@ -256,7 +264,7 @@ def test_the_async_client_raises_native_exceptions_too(api, runner, proxy):
             await client.close()
 
     with pytest.raises(openai.PermissionDeniedError):
-        asyncio.run(run())
+        run_async(run())
 
 
 def test_the_sdk_honours_retry_after_on_an_injected_429(api, runner, proxy, upstream):
