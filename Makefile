@@ -40,7 +40,7 @@ test: install frontend chromium lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist data
