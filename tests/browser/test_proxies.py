@@ -2,6 +2,7 @@
 and the failure editor."""
 
 import re
+import socket
 
 import openai
 import pytest
@@ -47,6 +48,28 @@ def test_it_creates_a_proxy_showing_an_inline_port_error_then_sees_it_running(
     # ...and it really serves: a call through it reaches the fake upstream.
     assert ask(created).headers["x-rubberduck-cache"] == "miss"
     shot()
+
+
+def test_it_shows_the_error_pill_and_last_error_when_another_program_holds_the_port(
+    signed_in, live_app, openai_upstream, shot
+):
+    page = signed_in
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        page.goto(live_app.url + "/proxies")
+        page.get_by_test_id("empty-new-proxy").click()
+        page.get_by_test_id("proxy-name").fill("squatted")
+        page.get_by_test_id("proxy-provider").select_option("openai")
+        page.get_by_test_id("proxy-model-name").fill("gpt-4o-mini")
+        page.get_by_test_id("proxy-port").fill(str(port))
+        page.get_by_test_id("proxy-upstream-url").fill(openai_upstream.url + "/v1")
+        page.get_by_test_id("proxy-save").click()
+        expect(page.get_by_test_id("status-squatted")).to_have_attribute("data-status", "error", timeout=10_000)
+        expect(page.get_by_test_id("last-error-squatted")).to_contain_text(str(port))
+        expect(page.get_by_test_id("proxy-panel")).to_be_hidden()
+        shot()
 
 
 def test_it_starts_stops_gracefully_and_force_stops_with_the_status_pill_following(
