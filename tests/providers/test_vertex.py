@@ -1,5 +1,7 @@
 """Vertex AI end to end through google-genai (vertexai=True), a real runner and a fake Vertex upstream."""
 
+import asyncio
+
 import httpx
 import orjson
 import pytest
@@ -97,6 +99,11 @@ def test_it_keys_on_project_location_and_model_but_not_on_the_token(proxy, upstr
         "/v1beta1/projects/p/locations/us-central1/publishers/google",
         "/v1beta1/projects/q/locations/europe-west4/publishers/google",
     ]
+
+    express = genai.Client(vertexai=True, api_key="vx-key", http_options=types.HttpOptions(base_url=proxy["base_url"]))
+    assert express.models.generate_content(model=MODEL, contents="a").text == TEXT
+    assert upstream.requests[-1].path == f"/v1beta1/publishers/google/models/{MODEL}:generateContent"
+    assert upstream.requests[-1].headers["x-goog-api-key"] == "vx-key"
 
 
 def test_it_streams_with_alt_sse_and_replays_the_cached_stream(proxy, upstream, runner):
@@ -274,3 +281,27 @@ def test_a_stream_route_comes_from_the_method_not_the_body():
     plain = provider.route(Request("POST", f"{PREFIX}:generateContent", "", {}, b'{"stream":true}'))
     assert (streamed.stream, streamed.model, streamed.operation) == (True, MODEL, "streamGenerateContent")
     assert (plain.stream, plain.model) == (False, MODEL)
+
+
+def test_the_async_client_streams_and_hits_the_cache_too(proxy, upstream):
+    async def run():
+        client = client_for(proxy).aio
+        plain = await client.models.generate_content(model=MODEL, contents="async")
+        again = await client.models.generate_content(model=MODEL, contents="async")
+        streams = [
+            [c async for c in await client.models.generate_content_stream(model=MODEL, contents="a")] for _ in "ab"
+        ]
+        with pytest.raises(errors.ClientError) as caught:
+            await client.models.generate_content(
+                model="m", contents="x", config={"http_options": {"api_version": "v9"}}
+            )
+        await client.aclose()
+        return plain, again, streams, caught.value
+
+    plain, again, streams, missing = asyncio.run(run())
+    assert plain.text == again.text == TEXT
+    assert again.sdk_http_response.headers["x-rubberduck-cache"] == "hit"
+    assert ["".join(c.text for c in s) for s in streams] == [TEXT, TEXT]
+    assert streams[1][0].sdk_http_response.headers["x-rubberduck-cache"] == "hit"
+    assert (missing.code, missing.status) == (404, "NOT_FOUND")
+    assert len(upstream.requests) == 2
