@@ -336,7 +336,8 @@ class Bench:
                 self.check(f"{label}: every request a cache hit", ok, f"{r['proxy_hits']} hits / {n}")
         elif mode == "miss":
             # wrk stops with up to `conns` requests in flight: they reached the upstream but are not counted.
-            ok = n <= r["upstream_calls"] <= n + conns + 1
+            # A request wrk saw fail on the socket (and so did not count) may have reached the upstream too.
+            ok = n <= r["upstream_calls"] <= n + conns + r["errors"] + 1
             self.check(f"{label}: upstream calls/request = 1", ok, f"{r['upstream_calls']} calls / {n} requests")
             if "proxy_hits" in r:
                 self.check(f"{label}: no cache hits on unique bodies", r["proxy_hits"] == 0, f"{r['proxy_hits']}")
