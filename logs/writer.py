@@ -52,6 +52,8 @@ class LogWriter:
         self.in_transaction: list[Callable[[list[dict]], None]] = []  # called inside the transaction
         self.periodic: list[Callable[[], None]] = []  # called on this thread between flushes (roll-up folds)
         self._stop = threading.Event()
+        # One flush at a time: a caller's flush() returns only once every record queued before it is committed.
+        self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.written = 0
 
@@ -92,6 +94,10 @@ class LogWriter:
 
     def flush(self) -> int:
         """Writes all queued records; returns how many."""
+        with self._flush_lock:
+            return self._flush()
+
+    def _flush(self) -> int:
         total = 0
         while self.queue:
             records = []

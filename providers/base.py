@@ -162,6 +162,7 @@ class StreamInspector:
 
     usage: Usage | None = None
     error: bool = False  # an error event was seen: the stream must not be cached
+    done: bool = False  # the provider's terminal event was seen: the stream is complete even if cut now
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Takes the next bytes off the wire; returns the complete events they finish, as raw bytes

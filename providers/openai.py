@@ -49,9 +49,12 @@ class ChatInspector(SSEInspector):
     """Chat and legacy completions: `data: {chunk}` lines, usage in the final chunk, `[DONE]` at the end."""
 
     def wants(self, raw: bytes) -> bool:
-        return b'"usage"' in raw or b'"error"' in raw
+        return b'"usage"' in raw or b'"error"' in raw or b"[DONE]" in raw
 
     def on_event(self, event) -> None:
+        if event.data.startswith("[DONE]"):
+            self.done = True
+            return
         data = self.data_json(event)
         if not isinstance(data, dict):
             return
@@ -71,6 +74,7 @@ class ResponsesInspector(SSEInspector):
         if event.event in ("error", "response.failed"):
             self.error = True
         elif event.event == "response.completed":
+            self.done = True
             data = self.data_json(event)
             if isinstance(data, dict):
                 self.usage = responses_usage(data.get("response") or {})

@@ -33,6 +33,7 @@ class SSEInspector(StreamInspector):
         self._buffer = b""
         self.usage: Usage | None = None
         self.error = False
+        self.done = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
         data = self._buffer + chunk

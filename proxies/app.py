@@ -142,7 +142,9 @@ class ProxyApp:
                 return await send_answer(send, answer, record, failure=verdict.failure)
 
         if refused is not None:
-            return await send_answer(send, provider.error(refused.status, refused.fault, message=refused.message), record)
+            return await send_answer(
+                send, provider.error(refused.status, refused.fault, message=refused.message), record
+            )
         record.model = route.model
 
         key = None
@@ -240,10 +242,19 @@ class ProxyApp:
                 parts.append(chunk)
         except httpx.HTTPError:
             raise ClientGone("the upstream stream broke off") from None
-        record.usage = inspector.usage
+        except asyncio.CancelledError:
+            # SDKs hang up as soon as they read the terminal event; the stream is complete all the same.
+            if inspector.done:
+                self.store_stream(key, response.status_code, headers, parts, recording, inspector, record)
+            raise
         await send({"type": "http.response.body", "body": b""})
+        self.store_stream(key, response.status_code, headers, parts, recording, inspector, record)
+
+    def store_stream(self, key, status, headers, parts, recording, inspector, record) -> None:
+        """Records usage and caches a complete stream; never one cut short or carrying an error event."""
+        record.usage = inspector.usage
         if key is not None and not inspector.error and record.failure != "stream_cut":
-            self.cache.put(key, Cached(response.status_code, headers, b"".join(parts), recording, inspector.usage))
+            self.cache.put(key, Cached(status, headers, b"".join(parts), recording, inspector.usage))
 
     async def replay(self, s: ProxySettings, cached: Cached, send, record: LogRecord) -> None:
         """Answers from the cache; a stream is replayed as a stream (instantly, or at its recorded pace)."""

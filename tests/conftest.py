@@ -114,3 +114,9 @@ def require_service(name: str, host: str, port: int):
         if os.environ.get("RUBBERDUCK_REQUIRE_SERVICES") == "1":
             pytest.fail(message + " (RUBBERDUCK_REQUIRE_SERVICES=1)")
         pytest.skip(message)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop running on the main thread for the rest of
+    the session, which would break `asyncio.run()` in any test after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -2,6 +2,7 @@
 
 import asyncio
 import sqlite3
+import time
 import uuid
 
 import httpx
@@ -181,3 +182,28 @@ def test_no_prompt_or_key_reaches_the_database(proxy, runner):
             continue
         assert marker.encode() not in data
         assert key.encode() not in data
+
+
+def test_a_recorded_replay_keeps_the_streams_pace_and_an_instant_one_does_not(make_proxy, openai_upstream):
+    from tests.fakes.openai import chat_stream
+
+    def timed_stream(proxy, content):
+        client = client_for(proxy)
+        started = time.monotonic()
+        chunks = list(
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": content}], stream=True
+            )
+        )
+        return time.monotonic() - started, len(chunks)
+
+    recorded = make_proxy("openai", upstream_url=openai_upstream.url + "/v1", replay="recorded", name="recorded")
+    instant = make_proxy("openai", upstream_url=openai_upstream.url + "/v1", name="instant")
+    for proxy in (recorded, instant):
+        openai_upstream.queue(chat_stream({"model": "gpt-4o-mini"}, delay=0.1))
+        live, n = timed_stream(proxy, "paced")
+        assert live >= 0.6
+    paced, paced_n = timed_stream(recorded, "paced")
+    quick, quick_n = timed_stream(instant, "paced")
+    assert paced >= 0.5 and quick < 0.3
+    assert paced_n == quick_n == n
