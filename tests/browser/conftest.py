@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 import uvicorn
 from django.conf import settings
+from playwright.sync_api import expect
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
 
-pytestmark = pytest.mark.browser
+# Auto-waiting assertions get 10 s rather than 5: `make test` may share the machine with other busy suites.
+expect.set_options(timeout=10_000)
 # Playwright's sync API keeps an event loop on the test thread; the ORM calls the tests make are plain
 # synchronous calls all the same, so Django's async-safety guard would only get in the way here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -114,8 +116,6 @@ PASSWORD = "correct-horse-battery"
 
 def sign_in(page, live_app, email="ada@example.com", password=PASSWORD, path="/"):
     """Signs in through the login screen, as a person would; returns once the app frame is shown."""
-    from playwright.sync_api import expect
-
     page.goto(live_app.url + "/login")
     page.get_by_test_id("login-email").fill(email)
     page.get_by_test_id("login-password").fill(password)
