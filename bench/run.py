@@ -468,8 +468,11 @@ class Bench:
             spread_p = med(s["spread_ms"] for s in ours)
             self.check(
                 f"stream x{streams}: nothing buffered (events spread as upstream sent them)",
-                spread_p >= 0.8 * spread_d,
-                f"first→last event {spread_p:.1f} ms via proxy, {spread_d:.1f} ms direct",
+                # Buffering collapses the spread; compare with the upstream's own schedule (a noisy machine only
+                # ever lengthens it), not with the direct run, which load can stretch.
+                spread_p >= 0.8 * (len(reference) - 1) * STREAM_GAP_MS,
+                f"first→last event {spread_p:.1f} ms via proxy, {spread_d:.1f} ms direct, "
+                f"{(len(reference) - 1) * STREAM_GAP_MS:.0f} ms as sent",
             )
             res = {
                 "streams": streams,
