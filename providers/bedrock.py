@@ -238,7 +238,8 @@ class BedrockProvider(Provider):
         if credentials is None:
             message = NO_SIGNING_ADVICE.format(host=request.headers.get("host", "?"))
             raise Refusal(self.error(403, Fault.FORBIDDEN, message=message))
-        region = scope_region(authorization) or host_region(upstream_url) or default_region()
+        # A Bedrock host's own region wins: AWS checks the signature against the region it serves.
+        region = host_region(upstream_url) or scope_region(authorization) or default_region()
         url = self.upstream_base(upstream_url, request, route) + request.path
         if request.query:
             url += "?" + request.query

@@ -12,6 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, EventStreamError
+from urllib3.exceptions import ProtocolError
 
 import providers
 from providers.base import Request, Route
@@ -356,6 +357,10 @@ def test_without_an_upstream_url_it_targets_the_region_of_the_signature(server_c
     assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={SERVER_CREDS.access_key}/")
     assert "/ap-south-1/bedrock/aws4_request" in authorization
 
+    pinned = provider.upstream_request("https://bedrock-runtime.eu-west-3.amazonaws.com", request, route)
+    assert pinned.url.startswith("https://bedrock-runtime.eu-west-3.amazonaws.com/model/")
+    assert "/eu-west-3/bedrock/aws4_request" in dict(pinned.headers)["Authorization"]
+
     settings.RUBBERDUCK_BEDROCK_DEFAULT_REGION = "eu-central-1"
     bearer = Request("POST", f"/model/{ENCODED_MODEL}/converse", "", {"authorization": "Bearer ABSK-key"}, b"{}")
     sent = provider.upstream_request("", bearer, route)
@@ -521,3 +526,19 @@ def test_invoke_stream_usage_counts_cached_input_inside_input_tokens():
         3,
         100,
     )
+
+
+def test_stream_chaos_cuts_a_live_and_a_replayed_stream_between_whole_messages(
+    api, runner, proxy, upstream, server_credentials
+):
+    client = client_for(proxy)
+    complete = list(client.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"])  # now cached
+    other = [{"role": "user", "content": [{"text": "not cached yet"}]}]
+    set_failures(api, runner, proxy, {"stream": {"cut_after_events": 3, "rate": 1.0}})
+    for messages in (other, MESSAGES):  # live, then replayed from the cache
+        received = []
+        with pytest.raises(ProtocolError, match="ended prematurely") as caught:
+            for e in client.converse_stream(modelId=MODEL, messages=messages)["stream"]:
+                received.append(e)
+        assert received == complete[:3], caught.value
+    assert len(upstream.requests) == 2
