@@ -125,3 +125,13 @@ def pytest_collection_modifyitems(config, items):
         if browser_dir in Path(item.fspath).parents:
             item.add_marker(pytest.mark.browser)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Django deletes the test database file but not SQLite's -wal/-shm files beside it."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if name and settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        for suffix in ("-wal", "-shm"):
+            Path(name + suffix).unlink(missing_ok=True)
