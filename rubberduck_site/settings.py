@@ -118,6 +118,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Keep each thread's connection: the data plane's db and log-writer threads would otherwise reopen the
+    # file (and re-run the PRAGMAs) for every cache store and every flush.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     # A file (not :memory:) so proxy threads share it; one per test run so parallel runs never collide
     # (pid plus a random part: pids wrap quickly here, and a reused name would meet a stale -wal file).
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}-{os.urandom(3).hex()}.sqlite3")}
