@@ -36,8 +36,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Three pytest processes, each with a fresh test database. In one long process, the TLS and browser tests
+# that come last met SQLite "disk I/O error" on the shared test file (not reproduced in any shorter run;
+# still under investigation), so they run on their own.
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 test: install frontend chromium lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PYTEST) tests --ignore=tests/browser --ignore=tests/proxies/test_tls.py
+	$(PYTEST) tests/proxies/test_tls.py
+	$(PYTEST) tests/browser
 
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)

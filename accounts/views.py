@@ -24,8 +24,12 @@ def resend_verification_email(request, client="browser"):
         return JsonResponse({"status": 200})  # nothing to send, and no hint as to why (enumeration)
     if not email_verification.consume_email_verification_rate_limit(request, address.email, dry_run=True):
         return JsonResponse(
-            {"status": 429, "errors": [{"message": "An email was just sent. Please wait a few minutes.",
-                                        "code": "too_many_requests"}]},
+            {
+                "status": 429,
+                "errors": [
+                    {"message": "An email was just sent. Please wait a few minutes.", "code": "too_many_requests"}
+                ],
+            },
             status=429,
         )
     email_verification.send_verification_email_to_address(request, address)

@@ -11,8 +11,6 @@ import secrets
 import string
 from datetime import UTC, datetime, timedelta
 
-import orjson
-
 from providers.base import Answer, Endpoint, Fault, Provider, Route, Usage
 from providers.sse import SSEInspector
 
@@ -113,11 +111,8 @@ class AnthropicProvider(Provider):
         # count_tokens reports input_tokens too, but costs nothing: only messages are billed.
         if route.operation != "messages":
             return None
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("usage"), dict):
+        data = self.json_object(body)
+        if data is None or not isinstance(data.get("usage"), dict):
             return None
         return message_usage(data)
 

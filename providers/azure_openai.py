@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import uuid
 
-import orjson
-
 from providers.base import Answer, Endpoint, Fault, Provider, Refusal, Request, Route, UpstreamRequest, Usage
-from providers.openai import ChatInspector, ResponsesInspector, chat_usage, openai_error_body, responses_usage
+from providers.openai import openai_error_body, openai_stream_inspector, openai_usage
 from providers.sse import SSEInspector
 
 _DEPLOYMENT = r"/openai/deployments/(?P<model>[^/]+)"
@@ -118,18 +116,10 @@ class AzureOpenAIProvider(Provider):
         return super().upstream_request(upstream_url, request, route)
 
     def usage(self, route: Route, body: bytes) -> Usage | None:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("usage"), dict):
-            return None
-        if route.operation.startswith("responses"):
-            return responses_usage(data)
-        return chat_usage(data)
+        return openai_usage(route, body)
 
     def stream_inspector(self, route: Route) -> SSEInspector:
-        return ResponsesInspector() if route.operation == "responses" else ChatInspector()
+        return openai_stream_inspector(route)
 
     def new_request_id(self) -> str:
         return str(uuid.uuid4())

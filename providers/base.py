@@ -278,5 +278,14 @@ class Provider:
         raise NotImplementedError
 
     @staticmethod
+    def json_object(body: bytes) -> dict | None:
+        """A JSON answer's top-level object, or None when the body is not one (usage extraction)."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    @staticmethod
     def json_answer(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Answer:
         return Answer(status, [("content-type", "application/json"), *(headers or [])], orjson.dumps(payload))

@@ -181,11 +181,8 @@ class GoogleProvider(Provider):
         # countTokens / computeTokens are free: only generation and embeddings are billed.
         if route.operation in ("countTokens", "computeTokens"):
             return None
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict):
+        data = self.json_object(body)
+        if data is None:
             return None
         return predict_usage(data) if route.operation == "predict" else usage_of(data)
 

@@ -7,8 +7,6 @@ base URL *including* its version prefix (`https://api.openai.com/v1`, `http://lo
 
 from __future__ import annotations
 
-import orjson
-
 from providers.base import Answer, Endpoint, Fault, Provider, Request, Route, Usage
 from providers.sse import SSEInspector
 
@@ -80,6 +78,18 @@ class ResponsesInspector(SSEInspector):
                 self.usage = responses_usage(data.get("response") or {})
 
 
+def openai_usage(route: Route, body: bytes) -> Usage | None:
+    """Usage of a JSON answer of the OpenAI API (chat, completions, embeddings, responses); Azure's too."""
+    data = Provider.json_object(body)
+    if data is None or not isinstance(data.get("usage"), dict):
+        return None
+    return responses_usage(data) if route.operation.startswith("responses") else chat_usage(data)
+
+
+def openai_stream_inspector(route: Route) -> SSEInspector:
+    return ResponsesInspector() if route.operation == "responses" else ChatInspector()
+
+
 def chat_usage(data: dict) -> Usage:
     usage = data.get("usage") or {}
     details = usage.get("prompt_tokens_details") or {}
@@ -129,18 +139,10 @@ class OpenAIProvider(Provider):
         return request.path[len(self.prefix) :] if request.path.startswith(self.prefix) else request.path
 
     def usage(self, route: Route, body: bytes) -> Usage | None:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("usage"), dict):
-            return None
-        if route.operation.startswith("responses"):
-            return responses_usage(data)
-        return chat_usage(data)
+        return openai_usage(route, body)
 
     def stream_inspector(self, route: Route) -> SSEInspector:
-        return ResponsesInspector() if route.operation == "responses" else ChatInspector()
+        return openai_stream_inspector(route)
 
     def error(self, status, fault=Fault.INJECTED, *, message=None, retry_after=None, limit=None, route=None) -> Answer:
         headers = [("x-request-id", self.new_request_id())]

@@ -17,8 +17,16 @@ def proxy_row(owner, **fields):
 def log_row(proxy, **fields):
     from logs.models import LogEntry
 
-    defaults = {"timestamp": timezone.now(), "ip": "127.0.0.1", "method": "POST", "path": "/v1/chat/completions",
-                "status_code": 200, "latency_ms": 5.0, "cache": "miss", "prompt_hash": "p" * 64}
+    defaults = {
+        "timestamp": timezone.now(),
+        "ip": "127.0.0.1",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "status_code": 200,
+        "latency_ms": 5.0,
+        "cache": "miss",
+        "prompt_hash": "p" * 64,
+    }
     return LogEntry.objects.create(proxy=proxy, **{**defaults, **fields})
 
 

@@ -49,7 +49,7 @@ def test_it_sends_the_html_alternative_with_the_plain_text(spa, user):
 
     message = last_mail_to(user.email)
     assert len(mail.outbox) == 1
-    (html, mimetype), = message.alternatives
+    ((html, mimetype),) = message.alternatives
     assert mimetype == "text/html"
     assert "<a href=" in html and "Rubberduck" in html
     assert "http://testserver/account/password/reset/key/" in message.body

@@ -30,12 +30,19 @@ def provider(request, settings, monkeypatch):
     settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(ENV[provider_id])
     # allauth computes these URLs at import time (GitHub from a GITHUB_URL setting, Google from module constants).
     if provider_id == "github":
-        urls = {"authorize_url": "/login/oauth/authorize", "access_token_url": "/login/oauth/access_token",
-                "profile_url": "/api/v3/user", "emails_url": "/api/v3/user/emails"}
+        urls = {
+            "authorize_url": "/login/oauth/authorize",
+            "access_token_url": "/login/oauth/access_token",
+            "profile_url": "/api/v3/user",
+            "emails_url": "/api/v3/user/emails",
+        }
         adapter = GitHubOAuth2Adapter
     else:
-        urls = {"authorize_url": "/o/oauth2/v2/auth", "access_token_url": "/token",
-                "identity_url": "/oauth2/v2/userinfo"}
+        urls = {
+            "authorize_url": "/o/oauth2/v2/auth",
+            "access_token_url": "/token",
+            "identity_url": "/oauth2/v2/userinfo",
+        }
         adapter = GoogleOAuth2Adapter
     for attribute, path in urls.items():
         monkeypatch.setattr(adapter, attribute, fake.url + path)

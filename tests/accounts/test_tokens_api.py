@@ -12,8 +12,13 @@ def test_it_creates_a_token_and_shows_the_key_once(api, user):
     stored = ApiToken.objects.get(pk=body["id"])
     assert stored.key_hash == hash_key(body["key"]) and body["key"] not in (stored.key_hash, stored.prefix)
     listed = api.get("/api/v1/tokens/").json()
-    assert {"id": body["id"], "name": "ci", "prefix": body["prefix"], "created_at": body["created_at"],
-            "last_used_at": None} in listed
+    assert {
+        "id": body["id"],
+        "name": "ci",
+        "prefix": body["prefix"],
+        "created_at": body["created_at"],
+        "last_used_at": None,
+    } in listed
 
 
 def test_it_lists_tokens_without_secret_or_hash(api):

@@ -117,8 +117,13 @@ class FakeOAuth:
         # signature check (OpenID Connect Core 3.1.3.7), but still checks issuer, audience and expiry.
         id_token = jwt.encode(claims, "fake-google-signing-key-of-32-bytes!!", algorithm="HS256")
         return json_reply(
-            {"access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": "openid email profile",
-             "id_token": id_token}
+            {
+                "access_token": token,
+                "expires_in": 3599,
+                "token_type": "Bearer",
+                "scope": "openid email profile",
+                "id_token": id_token,
+            }
         )
 
     def _authorised(self, request, scheme: str) -> bool:

@@ -61,7 +61,10 @@ def test_fifty_hanging_requests_hold_no_thread_and_the_proxy_keeps_serving(api, 
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), limits=httpx.Limits(max_connections=100)) as client:
             before = threading.active_count()
             hangs = [asyncio.ensure_future(client.post(url, json=body)) for _ in range(50)]
-            await asyncio.sleep(0.5)
+            for _ in range(100):  # until all 50 reached the proxy (a loaded machine needs more than 0.5 s)
+                await asyncio.sleep(0.05)
+                if runner.running[proxy["id"]].server.in_flight == 50:
+                    break
             assert not any(task.done() for task in hangs)
             during = threading.active_count()
             in_flight = runner.running[proxy["id"]].server.in_flight
