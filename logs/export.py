@@ -11,13 +11,14 @@ import orjson
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from logs.models import ENTRY_COLUMNS
 from logs.selectors import ENTRY_FIELDS, iso
 
 CHUNK = 2000
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
-COLUMNS = ("id", "timestamp", "proxy_id", *ENTRY_FIELDS[3:])
+COLUMNS = ENTRY_COLUMNS
 
 
 def rows(qs: QuerySet) -> Iterator[tuple]:

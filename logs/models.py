@@ -1,5 +1,27 @@
 from django.db import models
 
+# A log entry as the API, the export and the live stream show it (the contract's fields, plus model).
+ENTRY_FIELDS = (
+    "id",
+    "timestamp",
+    "proxy",
+    "ip",
+    "method",
+    "path",
+    "prompt_hash",
+    "status_code",
+    "latency_ms",
+    "cache",
+    "failure",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+)
+
+# The same, as the table's columns.
+ENTRY_COLUMNS = tuple("proxy_id" if field == "proxy" else field for field in ENTRY_FIELDS)
+
 
 class LogEntry(models.Model):
     """Metadata of one request that reached a proxy. Never a body, never a credential."""

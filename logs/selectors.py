@@ -12,25 +12,7 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet
 from rest_framework import serializers
 
-from logs.models import LogEntry
-
-ENTRY_FIELDS = (
-    "id",
-    "timestamp",
-    "proxy",
-    "ip",
-    "method",
-    "path",
-    "prompt_hash",
-    "status_code",
-    "latency_ms",
-    "cache",
-    "failure",
-    "model",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-)
+from logs.models import ENTRY_FIELDS, LogEntry
 
 
 class LogFilters(serializers.Serializer):

@@ -16,28 +16,13 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
+from logs.models import ENTRY_COLUMNS
 from logs.pricing import cost_usd
 from logs.records import LogRecord
 
 log = logging.getLogger("rubberduck.logs")
 
-COLUMNS = (
-    "id",
-    "proxy_id",
-    "timestamp",
-    "ip",
-    "method",
-    "path",
-    "prompt_hash",
-    "status_code",
-    "latency_ms",
-    "cache",
-    "failure",
-    "model",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-)
+COLUMNS = ENTRY_COLUMNS
 
 Sink = Callable[[list[dict]], None]
 

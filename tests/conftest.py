@@ -1,3 +1,4 @@
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -102,6 +103,22 @@ def flushed_logs(runner, proxy_id=None):
     runner.writer.flush()
     entries = LogEntry.objects.order_by("id")
     return list(entries.filter(proxy_id=proxy_id) if proxy_id else entries)
+
+
+def set_failures(api, runner, proxy, config):
+    """PUTs a failure config through the API and applies it to the running proxy now, not on the next poll."""
+    response = api.put(f"/api/v1/proxies/{proxy['id']}/failures", config, format="json")
+    assert response.status_code == 200, response.content
+    runner.reconcile()
+
+
+def run_async(coroutine):
+    """Runs `coroutine` on a fresh event loop in its own thread: playwright's sync API (browser tests in the
+    same session) leaves a loop running on the main thread, where asyncio.run() refuses to start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def require_service(name: str, host: str, port: int):

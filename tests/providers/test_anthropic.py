@@ -1,9 +1,7 @@
 """The Anthropic provider end to end: the official anthropic SDK (sync and async) -> a real proxy -> a fake
 api.anthropic.com speaking the real wire format."""
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import anthropic
@@ -11,7 +9,7 @@ import genai_prices
 import httpx
 import pytest
 
-from tests.conftest import flushed_logs, wait_until
+from tests.conftest import flushed_logs, run_async, set_failures, wait_until
 from tests.fakes import anthropic as fake
 from tests.fakes.server import FakeUpstream
 
@@ -45,19 +43,6 @@ def proxy(make_proxy, upstream):
 def client_for(proxy, **kw):
     kw.setdefault("max_retries", 0)
     return anthropic.Anthropic(base_url=proxy["base_url"], api_key="sk-ant-test-key", **kw)
-
-
-def run_async(coroutine):
-    """Runs `coroutine` on a fresh event loop in its own thread: playwright's sync API (browser tests in the
-    same session) leaves a loop running on the main thread, where asyncio.run() refuses to start."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-def set_failures(api, runner, proxy, config):
-    response = api.put(f"/api/v1/proxies/{proxy['id']}/failures", config, format="json")
-    assert response.status_code == 200, response.content
-    runner.reconcile()  # the running proxy takes the new config now, not on the next poll
 
 
 def logs(runner, proxy, count):

@@ -1,9 +1,7 @@
 """The Azure OpenAI provider end to end: the official openai SDK's AzureOpenAI / AsyncAzureOpenAI (classic
 deployment paths) and plain OpenAI (v1 GA paths) -> a real proxy -> a fake Azure OpenAI resource."""
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -11,7 +9,7 @@ import pytest
 
 from logs.pricing import cost_usd
 from providers.base import Usage
-from tests.conftest import flushed_logs, wait_until
+from tests.conftest import flushed_logs, run_async, set_failures, wait_until
 from tests.fakes import azure_openai as fake
 from tests.fakes.server import FakeUpstream
 
@@ -41,19 +39,6 @@ def azure_client(proxy, api_version=API_VERSION, **kw):
 def logs(runner, proxy, count):
     """The proxy's log entries once `count` are written (the writer thread may hold a batch mid-commit)."""
     return wait_until(lambda: (entries := flushed_logs(runner, proxy["id"])) and len(entries) >= count and entries)
-
-
-def run_async(coroutine):
-    """Runs `coroutine` on a fresh event loop in its own thread: playwright's sync API (browser tests in the
-    same session) leaves a loop running on the main thread, where asyncio.run() refuses to start."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-def set_failures(api, runner, proxy, config):
-    response = api.put(f"/api/v1/proxies/{proxy['id']}/failures", config, format="json")
-    assert response.status_code == 200, response.content
-    runner.reconcile()  # the running proxy takes the new config now, not on the next poll
 
 
 def test_it_needs_an_upstream_url(api, runner):

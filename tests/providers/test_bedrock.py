@@ -17,7 +17,7 @@ from urllib3.exceptions import ProtocolError
 import providers
 from providers.base import Request, Route
 from providers.bedrock_redirect import redirect_to_proxy
-from tests.conftest import flushed_logs, wait_until
+from tests.conftest import flushed_logs, set_failures, wait_until
 from tests.fakes import bedrock as fake
 from tests.fakes.server import FakeUpstream
 
@@ -85,12 +85,6 @@ def cache_header(response) -> str:
 
 def logs(runner, proxy, count):
     return wait_until(lambda: (entries := flushed_logs(runner, proxy["id"])) and len(entries) >= count and entries)
-
-
-def set_failures(api, runner, proxy, config):
-    response = api.put(f"/api/v1/proxies/{proxy['id']}/failures", config, format="json")
-    assert response.status_code == 200, response.content
-    runner.reconcile()
 
 
 def raw_client() -> httpx.Client:

@@ -7,7 +7,7 @@ from google.genai import errors, types
 
 from providers.base import Fault, Request
 from providers.gemini import GeminiProvider
-from tests.conftest import flushed_logs, wait_until
+from tests.conftest import flushed_logs, set_failures, wait_until
 from tests.fakes import google as fake_google
 from tests.fakes.server import FakeUpstream
 
@@ -30,12 +30,6 @@ def proxy(make_proxy, upstream):
 
 def client_for(proxy, api_key="AIza-test-key", **options):
     return genai.Client(api_key=api_key, http_options=types.HttpOptions(base_url=proxy["base_url"], **options))
-
-
-def set_failures(api, runner, proxy, config):
-    response = api.put(f"/api/v1/proxies/{proxy['id']}/failures", config, format="json")
-    assert response.status_code == 200, response.content
-    runner.reconcile()  # the running proxy takes the new config now, not on the next poll
 
 
 def logs(runner, proxy, count):

@@ -11,7 +11,7 @@ from google.oauth2.credentials import Credentials
 
 from providers.base import Request
 from providers.vertex import VertexProvider
-from tests.conftest import flushed_logs, wait_until
+from tests.conftest import flushed_logs, set_failures, wait_until
 from tests.fakes import google as fake_google
 from tests.fakes.server import FakeUpstream
 
@@ -41,12 +41,6 @@ def client_for(proxy, token="ya29.test-token"):
         credentials=Credentials(token=token),
         http_options=types.HttpOptions(base_url=proxy["base_url"]),
     )
-
-
-def set_failures(api, runner, proxy, config):
-    response = api.put(f"/api/v1/proxies/{proxy['id']}/failures", config, format="json")
-    assert response.status_code == 200, response.content
-    runner.reconcile()  # the running proxy takes the new config now, not on the next poll
 
 
 def logs(runner, proxy, count):
