@@ -36,14 +36,15 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Three pytest processes, each with a fresh test database. In one long process, the TLS and browser tests
-# that come last met SQLite "disk I/O error" on the shared test file (not reproduced in any shorter run;
-# still under investigation), so they run on their own.
+# One pytest process per area, each with a fresh test database. In one long process the tests that came
+# last (after several hundred others, some sharing the SQLite test file with subprocesses) met SQLite
+# "disk I/O error"; no shorter run reproduced it and the cause is still open, so areas run apart.
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+TEST_AREAS := tests/accounts tests/bench tests/logs tests/metrics tests/providers \
+	"tests/proxies --ignore=tests/proxies/test_tls.py" tests/proxies/test_tls.py \
+	"tests/test_isolation.py tests/test_serve.py" tests/browser
 test: install frontend chromium lint
-	$(PYTEST) tests --ignore=tests/browser --ignore=tests/proxies/test_tls.py
-	$(PYTEST) tests/proxies/test_tls.py
-	$(PYTEST) tests/browser
+	@for area in $(TEST_AREAS); do echo "== pytest $$area"; $(PYTEST) $$area || exit 1; done
 
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)

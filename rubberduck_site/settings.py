@@ -18,7 +18,7 @@ SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 24)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-DATA_DIR = Path(env("RUBBERDUCK_DATA_DIR", default=str(BASE_DIR / "data")))
+DATA_DIR = Path(env("RUBBERDUCK_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [

@@ -85,7 +85,7 @@ def test_two_runners_share_proxies_and_take_over_when_one_dies(postgres_url, tmp
         def state():
             return ast.literal_eval(manage(env, "shell", "--no-imports", "-c", QUERY))
 
-        wait_until(lambda: all(s == "running" for s, _ in state().values()), timeout=20, interval=0.3)
+        wait_until(lambda: all(s == "running" for s, _ in state().values()), timeout=40, interval=0.3)
         owners = {runner for _, runner in state().values()}
         assert 1 <= len(owners) <= 2
 
