@@ -59,8 +59,7 @@ def manage(env, *args, **kw):
 
 def test_two_runners_share_proxies_and_take_over_when_one_dies(postgres_url, tmp_path):
     upstream = FakeUpstream(fake_openai.respond).start()
-    low = 30000 + (os.getpid() % 300) * 100
-    ports = [low + 1, low + 2, low + 3, low + 4]
+    ports = free_ports(4)  # bindable now: fixed numbers may sit in the ephemeral range, taken by clients
     env = {
         **os.environ,
         "DATABASE_URL": postgres_url,
@@ -103,7 +102,7 @@ def test_two_runners_share_proxies_and_take_over_when_one_dies(postgres_url, tmp
         survivor_pid = next(r.pid for r in runners if r is not victim)
         wait_until(
             lambda: all(f":{survivor_pid}:" in owner and s == "running" for s, owner in state().values()),
-            timeout=20,
+            timeout=40,
             interval=0.3,
         )
         wait_until(lambda: _serves(ports), timeout=10, interval=0.3)
@@ -116,6 +115,18 @@ def test_two_runners_share_proxies_and_take_over_when_one_dies(postgres_url, tmp
                 r.wait(20)
         upstream.stop()
     assert int(manage(env, "shell", "--no-imports", "-c", COUNT).strip()) == 2 * len(ports)
+
+
+def free_ports(n: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
 
 
 def _serves(ports) -> bool:
