@@ -29,8 +29,10 @@ migrate: install
 run: install frontend migrate
 	$(PY) manage.py serve --port $(RUBBERDUCK_PORT)
 
+# Debian packages the tests use: chromium (browser tests) and wrk (the bench's smoke test).
 chromium:
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null && command -v wrk >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk)
 
 lint: install
 	$(VENV)/bin/ruff check .
