@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.run import BENCH, CHAT, HIT_BODY, HOST, Cpus, Rubberduck, free_ports, post, start_server, wrk
+from bench.run import CHAT, HIT_BODY, HOST, Cpus, Rubberduck, free_ports, post, start_upstream, wrk
 
 
 def db_load(args) -> int:
@@ -21,7 +21,7 @@ def db_load(args) -> int:
     cpus = Cpus()
     workdir = Path(tempfile.mkdtemp(prefix="rubberduck-dbload-"))
     up_port, rd_port = free_ports(2)
-    upstream = start_server(cpus, workdir, "upstream", [str(BENCH / "fake_upstream.py"), f"--port={up_port}"], up_port)
+    upstream = start_upstream(cpus, workdir, up_port)
     rd = Rubberduck(cpus, workdir, "rubberduck", {rd_port: f"http://{HOST}:{up_port}/v1"})
     try:
         rd.wait_ready()

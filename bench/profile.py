@@ -24,7 +24,7 @@ from bench.run import (
     Rubberduck,
     free_ports,
     post,
-    start_server,
+    start_upstream,
     wrk_result,
     wrk_start,
 )
@@ -37,7 +37,7 @@ def profile(args) -> int:
     cpus = Cpus()
     workdir = Path(tempfile.mkdtemp(prefix="rubberduck-profile-"))
     up_port, rd_port = free_ports(2)
-    upstream = start_server(cpus, workdir, "upstream", [str(BENCH / "fake_upstream.py"), f"--port={up_port}"], up_port)
+    upstream = start_upstream(cpus, workdir, up_port)
     rd = Rubberduck(cpus, workdir, "rubberduck", {rd_port: f"http://{HOST}:{up_port}/v1"})
     try:
         pid = rd.wait_ready()["pid"]

@@ -65,7 +65,8 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
 
 
 class Cpus:
-    """Load generator on one core, servers on the others (when there are at least two)."""
+    """The servers measured (yardstick, Rubberduck) on their own core(s); the load generator and the fake
+    upstream, which stands in for a provider on another machine, share the other core."""
 
     def __init__(self):
         cpus = sorted(os.sched_getaffinity(0))
@@ -76,11 +77,18 @@ class Cpus:
     def describe(self) -> str:
         if not self.pinned:
             return "not pinned (one CPU)"
-        return f"wrk + stream client on CPU {sorted(self.load)}, servers on CPU {sorted(self.servers)}"
+        return (
+            f"wrk, stream client and fake upstream on CPU {sorted(self.load)}, "
+            f"yardstick and Rubberduck on CPU {sorted(self.servers)}"
+        )
 
     def server_preexec(self):
         servers = self.servers
         return lambda: os.sched_setaffinity(0, servers)
+
+    def load_preexec(self):
+        load = self.load
+        return lambda: os.sched_setaffinity(0, load)
 
 
 class Rubberduck:
@@ -136,11 +144,18 @@ class Rubberduck:
         self.stderr.close()
 
 
-def start_server(cpus: Cpus, workdir: Path, name: str, args: list[str], port: int) -> subprocess.Popen:
+def start_server(cpus: Cpus, workdir: Path, name: str, args: list[str], port: int, *, preexec=None) -> subprocess.Popen:
     err = open(workdir / f"{name}.stderr", "w")  # noqa: SIM115
-    proc = subprocess.Popen([PY, *args], cwd=ROOT, stderr=err, stdout=err, preexec_fn=cpus.server_preexec())
+    preexec = preexec or cpus.server_preexec()
+    proc = subprocess.Popen([PY, *args], cwd=ROOT, stderr=err, stdout=err, preexec_fn=preexec)
     wait_port(port)
     return proc
+
+
+def start_upstream(cpus: Cpus, workdir: Path, port: int, *options: str) -> subprocess.Popen:
+    """The fake upstream, on the load generator's core (see Cpus)."""
+    args = [str(BENCH / "fake_upstream.py"), f"--port={port}", *options]
+    return start_server(cpus, workdir, "upstream", args, port, preexec=cpus.load_preexec())
 
 
 def upstream_count(port: int) -> int:
@@ -345,18 +360,13 @@ class Bench:
     def setup(self, workdir: Path, cpus: Cpus) -> None:
         self.up_port, self.yard_port, rd_a, rd_b, nolog_a, nolog_b = free_ports(6)
         self.procs = [
-            start_server(
+            start_upstream(
                 cpus,
                 workdir,
-                "upstream",
-                [
-                    str(BENCH / "fake_upstream.py"),
-                    f"--port={self.up_port}",
-                    f"--ttft-ms={STREAM_TTFT_MS}",
-                    f"--chunks={STREAM_CHUNKS}",
-                    f"--chunk-ms={STREAM_GAP_MS}",
-                ],
                 self.up_port,
+                f"--ttft-ms={STREAM_TTFT_MS}",
+                f"--chunks={STREAM_CHUNKS}",
+                f"--chunk-ms={STREAM_GAP_MS}",
             ),
             start_server(
                 cpus,

@@ -117,7 +117,7 @@ class LogWriter:
             placeholders = ", ".join(["%s"] * len(COLUMNS))
             sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({placeholders})"
             with connection.cursor() as cursor:
-                cursor.executemany(sql, [db_values(row) for row in rows])
+                cursor.executemany(sql, db_values(rows))
             for hook in self.in_transaction:
                 hook(rows)
 
@@ -165,13 +165,16 @@ def row_of(r: LogRecord) -> dict:
     }
 
 
-def db_values(row: dict) -> tuple:
+def db_values(rows: list[dict]) -> list[list]:
+    """The rows as parameter tuples in COLUMNS order, adapted for this connection's database."""
+    ops = connection.ops  # looked up once: a per-value lookup was a quarter of the writer's time
+    adapt_datetime, adapt_decimal = ops.adapt_datetimefield_value, ops.adapt_decimalfield_value
+    timestamp_at, cost_at = COLUMNS.index("timestamp"), COLUMNS.index("cost_usd")
     values = []
-    for column in COLUMNS:
-        value = row[column]
-        if column == "timestamp":
-            value = connection.ops.adapt_datetimefield_value(value)
-        elif column == "cost_usd" and value is not None:
-            value = connection.ops.adapt_decimalfield_value(value, 14, 8)
-        values.append(value)
-    return tuple(values)
+    for row in rows:
+        v = [row[column] for column in COLUMNS]
+        v[timestamp_at] = adapt_datetime(v[timestamp_at])
+        if v[cost_at] is not None:
+            v[cost_at] = adapt_decimal(v[cost_at], 14, 8)
+        values.append(v)
+    return values

@@ -9,6 +9,7 @@ Access: `Authorization: Bearer $RUBBERDUCK_METRICS_TOKEN` when that is set, else
 from __future__ import annotations
 
 import hmac
+import collections
 
 from django.conf import settings
 from django.db.models import Count
@@ -32,18 +33,30 @@ LATENCY = Histogram(
 
 
 def observe_rows(rows: list[dict]) -> None:
-    """A log-writer sink: runs on the writer thread after each commit."""
+    """A log-writer sink: runs on the writer thread after each commit. Counts are added once per label set
+    and batch (a labels() lookup per row was most of the writer's time under load, bench/profile.py)."""
+    by_labels: dict[tuple, list[dict]] = collections.defaultdict(list)
     for row in rows:
-        labels = (str(row["proxy_id"]), str(row["owner_id"]))
-        REQUESTS.labels(*labels, row["cache"]).inc()
-        if row["cache"] == "hit":
-            CACHE_HITS.labels(*labels).inc()
-        failure = row["failure"] or ("error" if row["status_code"] >= 400 else None)
-        if failure:
-            FAILURES.labels(*labels, failure).inc()
-        if row["cost_usd"]:
-            COST.labels(*labels).inc(float(row["cost_usd"]))
-        LATENCY.labels(*labels).observe(row["latency_ms"] / 1000.0)
+        by_labels[(row["proxy_id"], row["owner_id"])].append(row)
+    for (proxy_id, owner_id), group in by_labels.items():
+        labels = (str(proxy_id), str(owner_id))
+        caches = collections.Counter(row["cache"] for row in group)
+        for cache, n in caches.items():
+            REQUESTS.labels(*labels, cache).inc(n)
+        if caches["hit"]:
+            CACHE_HITS.labels(*labels).inc(caches["hit"])
+        failures = collections.Counter(
+            row["failure"] or ("error" if row["status_code"] >= 400 else None) for row in group
+        )
+        failures.pop(None, None)
+        for failure, n in failures.items():
+            FAILURES.labels(*labels, failure).inc(n)
+        cost = sum(row["cost_usd"] or 0 for row in group)
+        if cost:
+            COST.labels(*labels).inc(float(cost))
+        latency = LATENCY.labels(*labels)
+        for row in group:
+            latency.observe(row["latency_ms"] / 1000.0)
 
 
 class LiveGauges:

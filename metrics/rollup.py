@@ -79,20 +79,29 @@ def minute_counts(rows: list[dict]) -> list[dict]:
     """A batch of log rows as additions to 1 m buckets, per proxy and per owner (proxy None)."""
     agg: dict[tuple, dict] = {}
     for row in rows:
-        minute = floor(row["timestamp"], 60)
-        error = row["status_code"] >= 400 or row["failure"] is not None
-        for proxy_id in (row["proxy_id"], None):
-            key = (row["owner_id"], proxy_id, minute)
-            a = agg.get(key)
-            if a is None:
-                a = agg[key] = {"owner_id": key[0], "proxy_id": proxy_id, "start": minute, "requests": 0,
-                                "cache_hits": 0, "errors": 0, "cost_usd": Decimal(0), "latency_ms_sum": 0.0}  # fmt: skip
-            a["requests"] += 1
-            a["cache_hits"] += row["cache"] == "hit"
-            a["errors"] += error
-            a["cost_usd"] += row["cost_usd"] or 0
-            a["latency_ms_sum"] += row["latency_ms"]
-    return list(agg.values())
+        minute = row["timestamp"].replace(second=0, microsecond=0)  # floor(…, 60), without the epoch round trip
+        key = (row["owner_id"], row["proxy_id"], minute)
+        a = agg.get(key)
+        if a is None:
+            a = agg[key] = new_counts(*key)
+        a["requests"] += 1
+        a["cache_hits"] += row["cache"] == "hit"
+        a["errors"] += row["status_code"] >= 400 or row["failure"] is not None
+        a["cost_usd"] += row["cost_usd"] or 0
+        a["latency_ms_sum"] += row["latency_ms"]
+    owners: dict[tuple, dict] = {}
+    for (owner_id, _, minute), a in agg.items():
+        total = owners.get((owner_id, minute))
+        if total is None:
+            total = owners[(owner_id, minute)] = new_counts(owner_id, None, minute)
+        for f in COUNTS:
+            total[f] += a[f]
+    return [*agg.values(), *owners.values()]
+
+
+def new_counts(owner_id: int, proxy_id: int | None, start: datetime) -> dict:
+    return {"owner_id": owner_id, "proxy_id": proxy_id, "start": start, "requests": 0, "cache_hits": 0,
+            "errors": 0, "cost_usd": Decimal(0), "latency_ms_sum": 0.0}  # fmt: skip
 
 
 def fold_hour(hour: datetime) -> None:

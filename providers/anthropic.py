@@ -7,10 +7,10 @@ Both `x-api-key` and `Authorization: Bearer` (what anthropic>=2 sends) are forwa
 
 from __future__ import annotations
 
-import secrets
 import string
 from datetime import UTC, datetime, timedelta
 
+from providers import ids
 from providers.base import Answer, Endpoint, Fault, Provider, Route, Usage
 from providers.sse import SSEInspector
 
@@ -120,7 +120,7 @@ class AnthropicProvider(Provider):
         return MessagesInspector()
 
     def new_request_id(self) -> str:
-        return "req_011C" + "".join(secrets.choice(_ID_CHARS) for _ in range(20))
+        return "req_011C" + ids.chars_id(_ID_CHARS, 20)
 
     def error(self, status, fault=Fault.INJECTED, *, message=None, retry_after=None, limit=None, route=None) -> Answer:
         error_type, default = ANTHROPIC_ERRORS.get(

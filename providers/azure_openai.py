@@ -11,8 +11,7 @@ The deployment (path) and the api-version (query) are part of the cache key; `ap
 
 from __future__ import annotations
 
-import uuid
-
+from providers import ids
 from providers.base import Answer, Endpoint, Fault, Provider, Refusal, Request, Route, UpstreamRequest, Usage
 from providers.openai import openai_error_body, openai_stream_inspector, openai_usage
 from providers.sse import SSEInspector
@@ -122,7 +121,7 @@ class AzureOpenAIProvider(Provider):
         return openai_stream_inspector(route)
 
     def new_request_id(self) -> str:
-        return str(uuid.uuid4())
+        return ids.uuid4()
 
     def error(self, status, fault=Fault.INJECTED, *, message=None, retry_after=None, limit=None, route=None) -> Answer:
         request_id = self.new_request_id()

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import enum
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
 
 import orjson
+
+from providers import ids
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and those that describe the framing of a body we may re-frame.
 HOP_BY_HOP = frozenset(
@@ -218,8 +219,10 @@ class Provider:
         self, request: Request, route: Route
     ) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
         """Returns (normalised path, query pairs without credentials, version-selecting headers)."""
-        query = sorted(
-            (k, v) for k, v in parse_qsl(request.query, keep_blank_values=True) if k not in CREDENTIAL_PARAMS
+        query = (
+            sorted((k, v) for k, v in parse_qsl(request.query, keep_blank_values=True) if k not in CREDENTIAL_PARAMS)
+            if request.query
+            else []
         )
         headers = [(name, request.headers[name]) for name in self.key_headers if name in request.headers]
         return unquote(request.path), query, headers
@@ -258,7 +261,7 @@ class Provider:
         return "text/event-stream"
 
     def new_request_id(self) -> str:
-        return "req_" + secrets.token_hex(16)
+        return "req_" + ids.hex_id(16)
 
     def error(
         self,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 
 import orjson
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 from django.conf import settings
 
+from providers import ids
 from providers.base import (
     NOT_FORWARDED_UPSTREAM,
     Answer,
@@ -293,7 +293,7 @@ class BedrockProvider(Provider):
         return EVENT_STREAM
 
     def new_request_id(self) -> str:
-        return str(uuid.uuid4())
+        return ids.uuid4()
 
     def error(self, status, fault=Fault.INJECTED, *, message=None, retry_after=None, limit=None, route=None) -> Answer:
         code, default = BEDROCK_ERRORS.get(

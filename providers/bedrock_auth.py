@@ -17,10 +17,6 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import EnvProvider
-
 SIGNED_HOST_HEADER = "x-rubberduck-signed-host"
 SIGNING_NAME = "bedrock"
 # The hosts a client may have signed for when it uses the redirect helper (commercial, FIPS, China).
@@ -68,6 +64,8 @@ class ServerCredentials:
 
     def get(self):
         """Frozen credentials, or None when the server has none."""
+        from botocore.credentials import EnvProvider  # botocore's signing stack: ~13 MiB, loaded when used
+
         env = EnvProvider().load()
         if env is not None:
             return env.get_frozen_credentials()
@@ -88,6 +86,9 @@ class ServerCredentials:
 
 def resign(credentials, region: str, method: str, url: str, headers: list[tuple[str, str]], body: bytes):
     """`headers` plus a fresh SigV4 signature for `url` (its host, path as sent, body) with `credentials`."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
     request = AWSRequest(method=method, url=url, headers=dict(headers), data=body)
     SigV4Auth(credentials, SIGNING_NAME, region).add_auth(request)
     return list(request.headers.items())

@@ -44,6 +44,17 @@ class ClientGone(Exception):
     """The client disconnected before the answer was complete."""
 
 
+def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI headers (names already lower-case) as a dict; repeated names joined with ", " as HTTP allows."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(headers) != len(raw):
+        headers = {}
+        for k, v in raw:
+            name, value = k.decode("latin-1"), v.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
 def encode_headers(headers) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
@@ -99,11 +110,7 @@ class ProxyApp:
 
     async def handle(self, s: ProxySettings, scope, receive, send, record: LogRecord) -> None:
         body = await read_body(receive)
-        headers = {}
-        for k, v in scope["headers"]:
-            name = k.decode("latin-1").lower()
-            value = v.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        headers = header_dict(scope["headers"])
         request = Request(
             method=record.method,
             path=record.path,
@@ -260,15 +267,16 @@ class ProxyApp:
         """Answers from the cache; a stream is replayed as a stream (instantly, or at its recorded pace)."""
         record.status_code = cached.status
         provider = s.provider
-        headers = [(k, v) for k, v in cached.headers if k != provider.request_id_header]
-        headers.append((provider.request_id_header, provider.new_request_id()))
-        headers.append(("x-rubberduck-cache", "hit"))
+        if cached.wire_headers is None:  # encoded once per entry, not per hit
+            kept = [(k, v) for k, v in cached.headers if k != provider.request_id_header]
+            cached.wire_headers = encode_headers([*kept, ("x-rubberduck-cache", "hit")])
+        headers = [*cached.wire_headers, (provider.request_id_header.encode(), provider.new_request_id().encode())]
         if cached.chunks is None:
-            headers.append(("content-length", str(len(cached.body))))
-            await send({"type": "http.response.start", "status": cached.status, "headers": encode_headers(headers)})
+            headers.append((b"content-length", str(len(cached.body)).encode()))
+            await send({"type": "http.response.start", "status": cached.status, "headers": headers})
             await send({"type": "http.response.body", "body": cached.body})
             return
-        await send({"type": "http.response.start", "status": cached.status, "headers": encode_headers(headers)})
+        await send({"type": "http.response.start", "status": cached.status, "headers": headers})
         rule = s.chaos.stream_rule()
         paced = s.replay == "recorded"
         loop = asyncio.get_running_loop()

@@ -22,6 +22,7 @@ class Cached:
     body: bytes
     chunks: list[tuple[float, int]] | None  # for streams: (offset_ms, length) per chunk as recorded
     usage: Usage | None
+    wire_headers: list[tuple[bytes, bytes]] | None = None  # headers as a replay sends them, built on first hit
 
     @property
     def size(self) -> int:

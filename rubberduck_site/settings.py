@@ -22,7 +22,6 @@ DATA_DIR = Path(env("RUBBERDUCK_DATA_DIR", default=str(BASE_DIR / "data"))).reso
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

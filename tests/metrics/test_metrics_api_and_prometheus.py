@@ -57,6 +57,35 @@ def test_prometheus_is_open_to_loopback_only_when_no_token_is_set(client, settin
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
 
 
+def test_prometheus_counts_every_row_of_a_mixed_batch(user, other_user):
+    from metrics.prometheus import CACHE_HITS, FAILURES, LATENCY, REQUESTS, observe_rows
+
+    a, b = proxy_for(user, "a"), proxy_for(other_user, "b")
+    now = timezone.now().timestamp()
+    rows = [row_of(r) for r in (
+        record(a, now, cache="hit", latency_ms=2.0), record(a, now, cache="hit", latency_ms=3.0),
+        record(a, now, status_code=500), record(a, now, failure="rate_limit", status_code=429),
+        record(b, now, cache="hit"), record(b, now, failure="timeout", status_code=200),
+    )]  # fmt: skip
+
+    def value(metric, *labels):
+        sample = "_sum" if metric is LATENCY else "_total"
+        for family in metric.collect():
+            for s in family.samples:
+                if s.name.endswith(sample) and tuple(s.labels.values()) == labels:
+                    return s.value
+        return 0
+
+    la, lb = (str(a.id), str(user.id)), (str(b.id), str(other_user.id))
+    observe_rows(rows)
+    assert value(REQUESTS, *la, "hit") == 2 and value(REQUESTS, *la, "miss") == 2
+    assert value(REQUESTS, *lb, "hit") == 1 and value(REQUESTS, *lb, "miss") == 1
+    assert value(CACHE_HITS, *la) == 2 and value(CACHE_HITS, *lb) == 1
+    assert value(FAILURES, *la, "error") == 1 and value(FAILURES, *la, "rate_limit") == 1
+    assert value(FAILURES, *lb, "timeout") == 1 and value(FAILURES, *lb, "error") == 0
+    assert value(LATENCY, *la) == pytest.approx((2.0 + 3.0 + 12.5 + 12.5) / 1000)
+
+
 def test_prometheus_wants_the_bearer_token_when_one_is_set(client, settings):
     settings.RUBBERDUCK_METRICS_TOKEN = "s3cret"
     assert client.get("/metrics").status_code == 401  # even from loopback

@@ -64,3 +64,16 @@ def test_an_empty_body_differs_from_an_empty_object():
 def test_the_key_is_versioned_sha256_hex():
     value = key()
     assert len(value) == 64 and int(value, 16) >= 0
+
+
+def test_a_key_never_changes_for_the_same_request_across_releases():
+    # Stored entries are found by this value: a refactor that changes it silently empties every cache
+    # (bump KEY_VERSION instead when the normalisation must change).
+    assert (
+        key(
+            b'{"model":"m","messages":[]}',
+            query=[("api-version", "2024-10-21")],
+            headers=[("anthropic-version", "2023-06-01")],
+        )
+        == "cc4af51ec25f08c718d5b3588692d94e463fd692d6ab59027bd749934c4ac6f4"
+    )
