@@ -8,8 +8,8 @@ Access: `Authorization: Bearer $RUBBERDUCK_METRICS_TOKEN` when that is set, else
 
 from __future__ import annotations
 
-import hmac
 import collections
+import hmac
 
 from django.conf import settings
 from django.db.models import Count

@@ -8,11 +8,9 @@ back. It is idempotent and never raises out of its loop. A nudge (same process) 
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import socket
-import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +25,7 @@ from django.utils import timezone
 import providers
 from logs.writer import LogWriter
 from metrics import runtime as metrics_runtime
-from proxies import store
+from proxies import interpreter, store
 from proxies.app import ProxyApp, ProxySettings
 from proxies.cache import MemoryLRU, ProxyCache
 from proxies.failures import Chaos
@@ -82,12 +80,8 @@ class Runner:
         global _local
         if embedded:
             _local = self
-        # Proxy loops share the GIL with the db and log-writer threads: a shorter switch interval than the
-        # default 5 ms keeps a busy background thread from stalling every event loop (bench: p99).
-        sys.setswitchinterval(float(os.environ.get("RUBBERDUCK_SWITCH_INTERVAL", "0.005")))
-        if os.environ.get("RUBBERDUCK_GC_FREEZE", "1") == "1":
-            gc.collect()
-            gc.freeze()
+        interpreter.tune(settings.RUBBERDUCK_SWITCH_INTERVAL, settings.RUBBERDUCK_FULL_GC_SECONDS)
+        self.writer.periodic.append(interpreter.FullCollections(settings.RUBBERDUCK_FULL_GC_SECONDS))
         self.writer.start()
         self.reconcile()
         self._thread = threading.Thread(target=self._loop, name="rubberduck-runner", daemon=True)

@@ -58,6 +58,8 @@ class ProxyServer:
             app,
             http="httptools",
             lifespan="off",
+            # The client IP is the TCP peer: IP rules must not be talked past with X-Forwarded-For.
+            proxy_headers=False,
             access_log=False,
             log_config=None,
             timeout_graceful_shutdown=graceful_seconds,

@@ -46,7 +46,7 @@ def test_prometheus_is_open_to_loopback_only_when_no_token_is_set(client, settin
     write(record(proxy_for(user), timezone.now(), failure="rate_limit", status_code=429))
     from metrics.prometheus import observe_rows
 
-    observe_rows([{**row_of(record(proxy_for(user, "q"), timezone.now().timestamp(), cache="hit")), "id": 1}])
+    observe_rows([{**row_of(record(proxy_for(user, "q"), timezone.now().timestamp(), cache="hit").frozen()), "id": 1}])
 
     response = client.get("/metrics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
@@ -62,7 +62,7 @@ def test_prometheus_counts_every_row_of_a_mixed_batch(user, other_user):
 
     a, b = proxy_for(user, "a"), proxy_for(other_user, "b")
     now = timezone.now().timestamp()
-    rows = [row_of(r) for r in (
+    rows = [row_of(r.frozen()) for r in (
         record(a, now, cache="hit", latency_ms=2.0), record(a, now, cache="hit", latency_ms=3.0),
         record(a, now, status_code=500), record(a, now, failure="rate_limit", status_code=429),
         record(b, now, cache="hit"), record(b, now, failure="timeout", status_code=200),
@@ -96,10 +96,10 @@ def test_prometheus_wants_the_bearer_token_when_one_is_set(client, settings):
 
 def test_a_model_genai_prices_does_not_know_costs_null_never_a_guess(user):
     row = row_of(record(proxy_for(user), 0.0, usage=Usage(model="acme-unknown-9", input_tokens=10, output_tokens=5),
-                        pricing_provider="openai"))  # fmt: skip
+                        pricing_provider="openai").frozen())  # fmt: skip
     assert row["cost_usd"] is None
     known = row_of(record(proxy_for(user, "k"), 0.0, usage=Usage(model="gpt-4o", input_tokens=10, output_tokens=5),
-                          pricing_provider="openai"))  # fmt: skip
+                          pricing_provider="openai").frozen())  # fmt: skip
     assert known["cost_usd"] > 0
 
 
@@ -108,7 +108,7 @@ def test_cached_prompt_tokens_cost_what_the_provider_charges_for_them(user):
 
     def cost(cached):
         usage = Usage(model="gpt-4o", input_tokens=10_000, output_tokens=100, cache_read_tokens=cached)
-        return row_of(record(proxy, 0.0, usage=usage, pricing_provider="openai"))["cost_usd"]
+        return row_of(record(proxy, 0.0, usage=usage, pricing_provider="openai").frozen())["cost_usd"]
 
     assert cost(8_000) < cost(None)
     # gpt-4o: $2.50 per M input, $1.25 per M cached input, $10 per M output

@@ -103,6 +103,17 @@ def test_an_allow_list_without_the_client_refuses_it(api, runner, make_proxy, op
         assert httpx.post(url, json=body).status_code == expected, config
 
 
+def test_a_forwarded_for_header_cannot_change_the_client_ip(api, runner, make_proxy, openai_upstream):
+    # IP rules and logs see the TCP peer: a local client must not talk its way past a block list.
+    proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
+    api.put(f"/api/v1/proxies/{proxy['id']}/failures", {"ip_block": ["127.0.0.1"]}, format="json")
+    runner.reconcile()
+    spoofed = {"x-forwarded-for": "10.9.8.7", "forwarded": "for=10.9.8.7", "x-real-ip": "10.9.8.7"}
+    body = {"model": "gpt-4o-mini", "messages": []}
+    assert httpx.post(proxy["base_url"] + "/chat/completions", json=body, headers=spoofed).status_code == 403
+    assert [e.ip for e in flushed_logs(runner, proxy["id"])] == ["127.0.0.1"]
+
+
 @pytest.fixture
 def ipv6_host(settings):
     settings.RUBBERDUCK_PROXY_HOST = "::1"
