@@ -58,7 +58,9 @@ def limit_hit(request, action: str, account: str | None) -> int | None:
         )
         if usage and usage["should_limit"]:
             waits.append(usage["time_left"])
-    return max(waits) if waits else None
+    # At least 1: django-ratelimit says 0 in a window's last second, and a 429 must still say when to retry
+    # (DRF leaves Retry-After out for a wait of 0).
+    return max(1, *waits) if waits else None
 
 
 def check_limit(request, action: str, account: str | None) -> None:

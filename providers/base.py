@@ -191,7 +191,8 @@ class Provider:
     client_base_path: ClassVar[str] = ""
 
     def route(self, request: Request) -> Route:
-        """Returns the Route of `request`. Raises RouteError(NOT_FOUND / METHOD_NOT_ALLOWED / BAD_REQUEST)."""
+        """Returns the Route of `request`. Raises RouteError(NOT_FOUND / METHOD_NOT_ALLOWED / BAD_REQUEST).
+        Reads only the method, path, query, body and Content-Type (proxies/request_memo.py relies on it)."""
         path = unquote(request.path)
         allowed = False
         for endpoint in self.endpoints:
@@ -218,7 +219,8 @@ class Provider:
     def cache_key_parts(
         self, request: Request, route: Route
     ) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
-        """Returns (normalised path, query pairs without credentials, version-selecting headers)."""
+        """Returns (normalised path, query pairs without credentials, version-selecting headers). Reads only
+        the method, path, query, body and `key_headers` (proxies/request_memo.py relies on it)."""
         query = (
             sorted((k, v) for k, v in parse_qsl(request.query, keep_blank_values=True) if k not in CREDENTIAL_PARAMS)
             if request.query

@@ -21,6 +21,7 @@ from providers.base import HOP_BY_HOP, Answer, Fault, Provider, Refusal, Request
 from proxies.cache import Cached, ProxyCache
 from proxies.cache_key import cache_key
 from proxies.failures import PASS, Chaos, StreamRule
+from proxies.request_memo import RequestMemo
 
 log = logging.getLogger("rubberduck.proxy")
 
@@ -65,6 +66,7 @@ class ProxyApp:
         self.cache = cache
         self.enqueue_log = enqueue_log
         self.counters = Counters()
+        self.memo = RequestMemo(settings.provider)  # a provider change restarts the proxy with a new app
         self.upstream: httpx.AsyncBaseTransport | None = None
         self.timeouts: dict = {}
 
@@ -125,10 +127,16 @@ class ProxyApp:
             client_ip=record.ip,
         )
         provider = s.provider
-        try:
-            route, refused = provider.route(request), None
-        except RouteError as e:  # answered after the failure rules, which come first (docs/failures.md)
-            route, refused = None, e
+        fingerprint = self.memo.fingerprint(request)
+        known = self.memo.get(fingerprint)
+        if known is not None:
+            (route, key), refused = known, None
+        else:
+            key = None
+            try:
+                route, refused = provider.route(request), None
+            except RouteError as e:  # answered after the failure rules, which come first (docs/failures.md)
+                route, refused = None, e
 
         verdict = s.chaos.decide(request.client_ip)
         if verdict is not PASS:
@@ -159,10 +167,11 @@ class ProxyApp:
             )
         record.model = route.model
 
-        key = None
         if route.cacheable:
-            path, query, key_headers = provider.cache_key_parts(request, route)
-            key = cache_key(request.method, path, query, key_headers, body, request.json)
+            if key is None:
+                path, query, key_headers = provider.cache_key_parts(request, route)
+                key = cache_key(request.method, path, query, key_headers, body, request.json)
+                self.memo.put(fingerprint, route, key)
             record.prompt_hash = key
             cached = await self.cache.get(key)
             if cached is not None:

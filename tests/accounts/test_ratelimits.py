@@ -90,3 +90,19 @@ def test_it_can_be_loosened_per_action(spa, user, settings):
     assert codes == [(400, "email_password_mismatch")] * 5 + [(400, "too_many_login_attempts")] * 2 + [
         (429, "too_many_requests")
     ]
+
+
+def test_a_limited_request_is_told_to_wait_at_least_a_second_in_every_second_of_the_window(clock, rf, settings):
+    # django-ratelimit reports 0 s left in a window's last second; DRF then drops Retry-After altogether.
+    from django.core.cache import cache
+
+    from accounts.ratelimits import limit_hit
+
+    settings.RUBBERDUCK_RATE_LIMITS = {"login": {"ip": "1000/m", "account": "1/m"}}  # only the account limit bites
+    start = int(clock.now)
+    for second in range(60):
+        cache.clear()
+        clock.now = start + second + 0.5
+        request = rf.post("/", REMOTE_ADDR="10.9.9.9")
+        assert limit_hit(request, "login", "a@example.com") is None
+        assert limit_hit(request, "login", "a@example.com") >= 1, second
