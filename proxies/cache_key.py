@@ -39,9 +39,14 @@ def cache_key(
 ) -> str:
     """sha256 over method, normalised path, credential-free query pairs, version-selecting headers and
     the canonical body. Every part is length-prefixed so no two different requests share a preimage."""
+    h = hashlib.sha256(KEY_VERSION)
     headers = sorted((k.lower(), v) for k, v in headers)
-    parts = [method.upper(), path, str(len(query)), *(s for pair in query for s in pair), str(len(headers))]
-    parts += [s for pair in headers for s in pair]
-    encoded = [s.encode() for s in parts]
-    encoded.append(canonical_body(body, parsed))
-    return hashlib.sha256(KEY_VERSION + b"".join(len(p).to_bytes(8, "big") + p for p in encoded)).hexdigest()
+    parts = [method.upper().encode(), path.encode(), str(len(query)).encode()]
+    parts += [s.encode() for pair in query for s in pair]
+    parts.append(str(len(headers)).encode())
+    parts += [s.encode() for pair in headers for s in pair]
+    parts.append(canonical_body(body, parsed))
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
