@@ -33,6 +33,13 @@ class Reply:
     cut: bool = False  # close the connection before the final chunk
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # http.server listens with a backlog of 5: under a burst, a connection that finds the accept queue full
+    # is left to SYN-ACK retransmits (1+2+4+8+16 s) and a test client times out at 30 s waiting for it.
+    request_queue_size = 1024
+
+
 class FakeUpstream:
     def __init__(self, respond: Callable[[Received], Reply]):
         self.respond = respond
@@ -82,8 +89,7 @@ class FakeUpstream:
 
             do_GET = do_POST = do_DELETE = do_PUT = _safe_handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property

@@ -36,8 +36,7 @@ def test_a_thousand_concurrent_requests_give_a_thousand_entries_and_matching_min
                     await client.post("/chat/completions", json=body, headers={"authorization": "Bearer sk"})
                 ).status_code
 
-            # The fake upstream (http.server, listen backlog 5) is not what is under test: warm 10 keys first,
-            # then 1,000 at once through the proxy, 100 connections wide.
+            # Warm 10 keys first (so exactly 10 misses), then 1,000 at once through the proxy, 100 connections wide.
             warm = [await one(i) for i in range(10)]
             return warm + list(await asyncio.gather(*(one(i) for i in range(990))))
 
