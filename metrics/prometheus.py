@@ -14,8 +14,10 @@ import hmac
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+
+from metrics.histogram import BatchHistogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 LABELS = ("proxy", "owner")
@@ -26,10 +28,11 @@ FAILURES = Counter(
     (*LABELS, "failure"), registry=REGISTRY,
 )  # fmt: skip
 COST = Counter("rubberduck_cost_usd", "Estimated upstream cost in USD (priced models only).", LABELS, registry=REGISTRY)
-LATENCY = Histogram(
+LATENCY = BatchHistogram(
     "rubberduck_request_latency_seconds", "Time from request to the end of the answer.", LABELS,
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )  # fmt: skip
+REGISTRY.register(LATENCY)
 
 
 def observe_rows(rows: list[dict]) -> None:
@@ -54,9 +57,7 @@ def observe_rows(rows: list[dict]) -> None:
         cost = sum(row["cost_usd"] or 0 for row in group)
         if cost:
             COST.labels(*labels).inc(float(cost))
-        latency = LATENCY.labels(*labels)
-        for row in group:
-            latency.observe(row["latency_ms"] / 1000.0)
+        LATENCY.observe_many(labels, [row["latency_ms"] / 1000.0 for row in group])
 
 
 class LiveGauges:

@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from metrics.models import MetricBucket
 
+ONE_MINUTE = timedelta(minutes=1)
+
 log = logging.getLogger("rubberduck.metrics")
 
 WINDOW_SECONDS = {"1m": 60, "15m": 900, "1h": 3600}
@@ -78,8 +80,12 @@ def upsert(window: str, rows: list[dict], *, add: Iterable[str] = (), replace: I
 def minute_counts(rows: list[dict]) -> list[dict]:
     """A batch of log rows as additions to 1 m buckets, per proxy and per owner (proxy None)."""
     agg: dict[tuple, dict] = {}
+    minute = minute_end = None
     for row in rows:
-        minute = row["timestamp"].replace(second=0, microsecond=0)  # floor(…, 60), without the epoch round trip
+        timestamp = row["timestamp"]
+        if minute is None or not minute <= timestamp < minute_end:  # a batch mostly shares one minute
+            minute = timestamp.replace(second=0, microsecond=0)  # datetime.replace was half this loop's time
+            minute_end = minute + ONE_MINUTE
         key = (row["owner_id"], row["proxy_id"], minute)
         a = agg.get(key)
         if a is None:

@@ -45,6 +45,14 @@ def test_a_batch_is_counted_into_its_minutes_per_proxy_and_per_owner(user):
     }  # fmt: skip
 
 
+def test_rows_out_of_time_order_each_land_in_their_own_minute(user):
+    a = proxy_for(user, "a")
+    # A slow request is queued after faster ones that arrived later, so a batch is not in time order.
+    at = [61, 59.999, 60, 5, 119.999, 120]
+    write(*(record(a, T0 + timedelta(seconds=s)) for s in at), writer=rolled_writer())
+    assert {m: n for (m, proxy), (n, _, _) in minute_totals().items() if proxy == a.id} == {0: 2, 1: 3, 2: 1}
+
+
 def test_counts_commit_with_the_rows_or_not_at_all(user):
     proxy = proxy_for(user)
     writer = rolled_writer()
