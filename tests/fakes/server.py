@@ -6,6 +6,7 @@ Each provider's fake is a `respond(request) -> Reply` function; tests can also q
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -38,6 +39,10 @@ class Server(ThreadingHTTPServer):
     # http.server listens with a backlog of 5: under a burst, a connection that finds the accept queue full
     # is left to SYN-ACK retransmits (1+2+4+8+16 s) and a test client times out at 30 s waiting for it.
     request_queue_size = 1024
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a proxy hanging up is fine in tests
+            super().handle_error(request, client_address)
 
 
 class FakeUpstream:
