@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, close_old_connections
-from django.db.models import F
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.utils import timezone
 
 from providers.base import Usage
 from proxies.cache import Cached
@@ -29,32 +29,52 @@ def load_entry(proxy_id: int, key: str) -> Cached | None:
 
 
 def save_entries(proxy_id: int, entries: dict[str, Cached]) -> None:
-    """Upserts a batch of entries of one proxy in one statement (one transaction)."""
+    """Upserts a batch of entries of one proxy in one transaction, with a plain executemany. bulk_create built
+    model instances and compiled its SQL for every batch (~0.45 ms a batch, ~0.13 ms an entry; batches are
+    small under load) on a thread that shares the GIL and the core with the proxies: misses at C=64 went
+    from ~800 to ~1,000 per second when this replaced it (docs/performance.md)."""
     close_old_connections()
+    ops = connection.ops
+    created_at = ops.adapt_datetimefield_value(timezone.now())
+
+    def json_or_null(value):
+        return None if value is None else ops.adapt_json_value(value, None)
+
     rows = [
-        CacheEntry(
-            proxy_id=proxy_id,
-            key=key,
-            status=entry.status,
-            headers=entry.headers,
-            body=entry.body,
-            chunks=entry.chunks,
-            usage=entry.usage.as_dict() if entry.usage else None,
-            size=len(entry.body),
-        )
+        (proxy_id, key, entry.status, ops.adapt_json_value(entry.headers, None), entry.body,
+         json_or_null(entry.chunks), json_or_null(entry.usage.as_dict() if entry.usage else None),
+         len(entry.body), 0, created_at)
         for key, entry in entries.items()
-    ]
+    ]  # fmt: skip
     try:
-        CacheEntry.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["proxy", "key"],
-            update_fields=["status", "headers", "body", "chunks", "usage", "size"],
-        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(UPSERT, rows)
     except IntegrityError:  # the proxy was deleted meanwhile
         pass
 
 
+def _upsert_sql() -> str:
+    """INSERT … ON CONFLICT (proxy, key) DO UPDATE: the same text on SQLite (3.24+) and PostgreSQL. A stored
+    entry keeps its hit count and creation time."""
+    quote = connection.ops.quote_name
+    column = {f.name: quote(f.column) for f in CacheEntry._meta.concrete_fields}
+    inserted = ["proxy", "key", "status", "headers", "body", "chunks", "usage", "size", "hits", "created_at"]
+    updated = ["status", "headers", "body", "chunks", "usage", "size"]
+    return (
+        f"INSERT INTO {quote(TABLE)} ({', '.join(column[f] for f in inserted)}) "
+        f"VALUES ({', '.join(['%s'] * len(inserted))}) "
+        f"ON CONFLICT ({column['proxy']}, {column['key']}) DO UPDATE SET "
+        + ", ".join(f"{column[f]} = excluded.{column[f]}" for f in updated)
+    )
+
+
+TABLE = CacheEntry._meta.db_table
+UPSERT = _upsert_sql()
+
+
 def add_hits(proxy_id: int, hits: dict[str, int]) -> None:
-    for key, n in hits.items():
-        CacheEntry.objects.filter(proxy_id=proxy_id, key=key).update(hits=F("hits") + n)
+    """Adds a second's hit counts, one statement for all keys (an ORM update per key cost ~0.3 ms each)."""
+    table, hits_, proxy, key = (connection.ops.quote_name(n) for n in (TABLE, "hits", "proxy_id", "key"))
+    sql = f"UPDATE {table} SET {hits_} = {hits_} + %s WHERE {proxy} = %s AND {key} = %s"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, [(n, proxy_id, key) for key, n in hits.items()])

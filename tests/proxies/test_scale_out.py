@@ -88,12 +88,17 @@ def test_two_runners_share_proxies_and_take_over_when_one_dies(postgres_url, tmp
         owners = {runner for _, runner in state().values()}
         assert 1 <= len(owners) <= 2
 
-        def call_all():
+        def call_all() -> list[str]:
+            caches = []
             for port in ports:
                 client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-x", max_retries=0)
-                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+                raw = client.chat.completions.with_raw_response.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                )
+                caches.append(raw.headers["x-rubberduck-cache"])
+            return caches
 
-        call_all()
+        assert call_all() == ["miss"] * len(ports)
         time.sleep(0.5)  # the writer flushes every ~100 ms; SIGKILL below loses only what is still queued
         victim_id = next(iter(owners))
         victim = next(r for r in runners if f":{r.pid}:" in victim_id)
@@ -106,7 +111,8 @@ def test_two_runners_share_proxies_and_take_over_when_one_dies(postgres_url, tmp
             interval=0.3,
         )
         wait_until(lambda: _serves(ports), timeout=10, interval=0.3)
-        call_all()
+        # Every answer was stored in PostgreSQL by the runner that served it: the survivor finds them all.
+        assert call_all() == ["hit"] * len(ports)
         time.sleep(0.5)
     finally:
         for r in runners:
