@@ -10,9 +10,17 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import accumulate
 
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
+
+
+@dataclass(slots=True)
+class Series:
+    counts: list[int]  # per bucket, +Inf last; not cumulative
+    total: float = 0.0
 
 
 class BatchHistogram:
@@ -20,7 +28,7 @@ class BatchHistogram:
         self.name, self.documentation, self.labelnames = name, documentation, labelnames
         self.bounds = sorted(buckets)
         self.le = [floatToGoString(b) for b in self.bounds] + ["+Inf"]
-        self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}  # labels -> (counts, [sum])
+        self._series: dict[tuple[str, ...], Series] = {}
         self._lock = threading.Lock()
 
     def observe_many(self, labels: tuple[str, ...], values: Iterable[float]) -> None:
@@ -31,10 +39,10 @@ class BatchHistogram:
             counts[bisect_left(bounds, value)] += 1
             total += value
         with self._lock:
-            kept, kept_sum = self._series.setdefault(labels, ([0] * len(counts), [0.0]))
+            series = self._series.setdefault(labels, Series([0] * len(counts)))
             for i, n in enumerate(counts):
-                kept[i] += n
-            kept_sum[0] += total
+                series.counts[i] += n
+            series.total += total
 
     def describe(self):
         return [HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)]
@@ -42,11 +50,8 @@ class BatchHistogram:
     def collect(self):
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
         with self._lock:
-            series = [(labels, list(counts), total[0]) for labels, (counts, total) in self._series.items()]
+            series = [(labels, list(s.counts), s.total) for labels, s in self._series.items()]
         for labels, counts, total in series:
-            cumulative, buckets = 0, []
-            for le, n in zip(self.le, counts, strict=True):
-                cumulative += n
-                buckets.append((le, cumulative))
+            buckets = list(zip(self.le, accumulate(counts), strict=True))
             family.add_metric(list(labels), buckets, total)
         yield family

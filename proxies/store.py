@@ -53,28 +53,29 @@ def save_entries(proxy_id: int, entries: dict[str, Cached]) -> None:
         pass
 
 
-def _upsert_sql() -> str:
-    """INSERT … ON CONFLICT (proxy, key) DO UPDATE: the same text on SQLite (3.24+) and PostgreSQL. A stored
-    entry keeps its hit count and creation time."""
+def _statements() -> tuple[str, str]:
+    """The upsert (INSERT … ON CONFLICT (proxy, key) DO UPDATE, the same text on SQLite 3.24+ and PostgreSQL;
+    a stored entry keeps its hit count and creation time) and the hit-count update, built once."""
     quote = connection.ops.quote_name
     column = {f.name: quote(f.column) for f in CacheEntry._meta.concrete_fields}
+    table = quote(CacheEntry._meta.db_table)
     inserted = ["proxy", "key", "status", "headers", "body", "chunks", "usage", "size", "hits", "created_at"]
     updated = ["status", "headers", "body", "chunks", "usage", "size"]
-    return (
-        f"INSERT INTO {quote(TABLE)} ({', '.join(column[f] for f in inserted)}) "
+    upsert = (
+        f"INSERT INTO {table} ({', '.join(column[f] for f in inserted)}) "
         f"VALUES ({', '.join(['%s'] * len(inserted))}) "
         f"ON CONFLICT ({column['proxy']}, {column['key']}) DO UPDATE SET "
         + ", ".join(f"{column[f]} = excluded.{column[f]}" for f in updated)
     )
+    hits, proxy, key = column["hits"], column["proxy"], column["key"]
+    add_hits = f"UPDATE {table} SET {hits} = {hits} + %s WHERE {proxy} = %s AND {key} = %s"
+    return upsert, add_hits
 
 
-TABLE = CacheEntry._meta.db_table
-UPSERT = _upsert_sql()
+UPSERT, ADD_HITS = _statements()
 
 
 def add_hits(proxy_id: int, hits: dict[str, int]) -> None:
     """Adds a second's hit counts, one statement for all keys (an ORM update per key cost ~0.3 ms each)."""
-    table, hits_, proxy, key = (connection.ops.quote_name(n) for n in (TABLE, "hits", "proxy_id", "key"))
-    sql = f"UPDATE {table} SET {hits_} = {hits_} + %s WHERE {proxy} = %s AND {key} = %s"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, [(n, proxy_id, key) for key, n in hits.items()])
+        cursor.executemany(ADD_HITS, [(n, proxy_id, key) for key, n in hits.items()])
