@@ -17,6 +17,7 @@ from collections import defaultdict
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from logs.records import Entry
 from logs.selectors import entry_of_row
 
 log = logging.getLogger("rubberduck.logs")
@@ -59,7 +60,7 @@ def _report(future) -> None:
         log.warning("publishing log entries failed: %r", future.exception())
 
 
-def publish_rows(rows: list[dict]) -> None:
+def publish_rows(entries: list[Entry]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -67,8 +68,8 @@ def publish_rows(rows: list[dict]) -> None:
     if loop is None:
         return
     by_owner: dict[int, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_owner[row["owner_id"]].append(entry_of_row(row))
+    for e in entries:
+        by_owner[e.owner_id].append(entry_of_row(e))
     for owner_id, entries in by_owner.items():
         for i in range(0, len(entries), MESSAGE_ENTRIES):
             message = {"type": "log.entries", "entries": entries[i : i + MESSAGE_ENTRIES]}

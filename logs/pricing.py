@@ -21,22 +21,22 @@ def _known(provider_id: str, model: str) -> bool:
 
 
 def cost_usd(provider_id: str | None, model: str | None, usage: Usage | None) -> Decimal | None:
-    if not (provider_id and model and usage) or (usage.input_tokens is None and usage.output_tokens is None):
+    if usage is None:
+        return None
+    return price(provider_id, model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+                 usage.cache_write_tokens)  # fmt: skip
+
+
+def price(provider_id, model, input_tokens, output_tokens, cache_read, cache_write) -> Decimal | None:
+    """cost_usd() from plain values (the log writer's rows carry no Usage objects)."""
+    if not (provider_id and model) or (input_tokens is None and output_tokens is None):
         return None
     if not _known(provider_id, model):
         return None
     # genai-prices takes ~0.1 ms per call, which made pricing most of the log writer's GIL time under load
     # (bench/profile.py); rows repeat the same few usages, so memoise per minute (prices can vary by time).
     minute = int(time.time() // 60)
-    return _price(
-        provider_id,
-        model,
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_tokens,
-        usage.cache_write_tokens,
-        minute,
-    )
+    return _price(provider_id, model, input_tokens, output_tokens, cache_read, cache_write, minute)
 
 
 @lru_cache(maxsize=4096)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
 
 from providers.base import Usage
 
@@ -36,3 +38,26 @@ class LogRecord:
 
 
 _NO_USAGE = Usage()
+PROXY_ID = 0  # where frozen() puts it
+
+
+class Entry(NamedTuple):
+    """A log entry as the writer commits it and its sinks (roll-ups, Prometheus, live stream) see it: the
+    table's columns in order (logs.models.ENTRY_COLUMNS), the time as epoch seconds, then the owner."""
+
+    id: int
+    timestamp: float
+    proxy_id: int
+    ip: str
+    method: str
+    path: str
+    prompt_hash: str
+    status_code: int
+    latency_ms: float
+    cache: str
+    failure: str | None
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: Decimal | None
+    owner_id: int

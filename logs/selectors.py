@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from rest_framework import serializers
 
 from logs.models import ENTRY_FIELDS, LogEntry
+from logs.records import Entry
 
 
 class LogFilters(serializers.Serializer):
@@ -122,12 +123,12 @@ def entry_of(e: LogEntry) -> dict:
     }
 
 
-def entry_of_row(row: dict) -> dict:
-    """The same shape from a row the writer committed (logs/writer.py), without reading it back."""
+def entry_of_row(e: Entry) -> dict:
+    """The same shape from an entry the writer committed (logs/writer.py), without reading it back."""
     return {
-        "id": row["id"],
-        "timestamp": iso(row["timestamp"]),
-        "proxy": row["proxy_id"],
-        **{k: row[k] for k in ENTRY_FIELDS[3:-1]},
-        "cost_usd": _cost(row["cost_usd"]),
+        "id": e.id,
+        "timestamp": iso(datetime.fromtimestamp(e.timestamp, tz=UTC)),
+        "proxy": e.proxy_id,
+        **dict(zip(ENTRY_FIELDS[3:-1], e[3:-2], strict=True)),
+        "cost_usd": _cost(e.cost_usd),
     }

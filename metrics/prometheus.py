@@ -17,6 +17,7 @@ from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from logs.records import Entry
 from metrics.histogram import BatchHistogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -35,29 +36,25 @@ LATENCY = BatchHistogram(
 REGISTRY.register(LATENCY)
 
 
-def observe_rows(rows: list[dict]) -> None:
+def observe_rows(entries: list[Entry]) -> None:
     """A log-writer sink: runs on the writer thread after each commit. Counts are added once per label set
     and batch (a labels() lookup per row was most of the writer's time under load, bench/profile.py)."""
-    by_labels: dict[tuple, list[dict]] = collections.defaultdict(list)
-    for row in rows:
-        by_labels[(row["proxy_id"], row["owner_id"])].append(row)
+    by_labels: dict[tuple, list[Entry]] = collections.defaultdict(list)
+    for e in entries:
+        by_labels[(e.proxy_id, e.owner_id)].append(e)
     for (proxy_id, owner_id), group in by_labels.items():
         labels = (str(proxy_id), str(owner_id))
-        caches = collections.Counter(row["cache"] for row in group)
-        for cache, n in caches.items():
+        _, _, _, _, _, _, _, statuses, latencies, caches, failures, _, _, _, costs, _ = zip(*group, strict=True)
+        for cache, n in collections.Counter(caches).items():
             REQUESTS.labels(*labels, cache).inc(n)
-        if caches["hit"]:
-            CACHE_HITS.labels(*labels).inc(caches["hit"])
-        failures = collections.Counter(
-            row["failure"] or ("error" if row["status_code"] >= 400 else None) for row in group
-        )
-        failures.pop(None, None)
-        for failure, n in failures.items():
+        if hits := caches.count("hit"):
+            CACHE_HITS.labels(*labels).inc(hits)
+        failed = collections.Counter(f or "error" for s, f in zip(statuses, failures, strict=True) if f or s >= 400)
+        for failure, n in failed.items():
             FAILURES.labels(*labels, failure).inc(n)
-        cost = sum(row["cost_usd"] or 0 for row in group)
-        if cost:
+        if cost := sum(filter(None, costs)):
             COST.labels(*labels).inc(float(cost))
-        LATENCY.observe_many(labels, [row["latency_ms"] / 1000.0 for row in group])
+        LATENCY.observe_many(labels, [ms / 1000.0 for ms in latencies])
 
 
 class LiveGauges:

@@ -23,9 +23,8 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from logs.records import Entry
 from metrics.models import MetricBucket
-
-ONE_MINUTE = timedelta(minutes=1)
 
 log = logging.getLogger("rubberduck.metrics")
 
@@ -77,32 +76,33 @@ def upsert(window: str, rows: list[dict], *, add: Iterable[str] = (), replace: I
                 cursor.executemany(f"{insert} ON CONFLICT {target} DO UPDATE SET {', '.join(sets)}", params)
 
 
-def minute_counts(rows: list[dict]) -> list[dict]:
-    """A batch of log rows as additions to 1 m buckets, per proxy and per owner (proxy None)."""
-    agg: dict[tuple, dict] = {}
-    minute = minute_end = None
-    for row in rows:
-        timestamp = row["timestamp"]
-        if minute is None or not minute <= timestamp < minute_end:  # a batch mostly shares one minute
-            minute = timestamp.replace(second=0, microsecond=0)  # datetime.replace was half this loop's time
-            minute_end = minute + ONE_MINUTE
-        key = (row["owner_id"], row["proxy_id"], minute)
-        a = agg.get(key)
-        if a is None:
-            a = agg[key] = new_counts(*key)
-        a["requests"] += 1
-        a["cache_hits"] += row["cache"] == "hit"
-        a["errors"] += row["status_code"] >= 400 or row["failure"] is not None
-        a["cost_usd"] += row["cost_usd"] or 0
-        a["latency_ms_sum"] += row["latency_ms"]
-    owners: dict[tuple, dict] = {}
-    for (owner_id, _, minute), a in agg.items():
+def minute_counts(entries: list[Entry]) -> list[dict]:
+    """A batch of log entries as additions to 1 m buckets, per proxy and per owner (proxy None)."""
+    minutes: dict[tuple, list[Entry]] = defaultdict(list)
+    for e in entries:
+        minutes[(e.owner_id, e.proxy_id, int(e.timestamp // 60) * 60)].append(e)
+    buckets, owners = [], {}
+    for (owner_id, proxy_id, minute), group in minutes.items():
+        start = datetime.fromtimestamp(minute, tz=UTC)
+        a = new_counts(owner_id, proxy_id, start)
+        add_counts(a, group)
+        buckets.append(a)
         total = owners.get((owner_id, minute))
         if total is None:
-            total = owners[(owner_id, minute)] = new_counts(owner_id, None, minute)
+            total = owners[(owner_id, minute)] = new_counts(owner_id, None, start)
         for f in COUNTS:
             total[f] += a[f]
-    return [*agg.values(), *owners.values()]
+    return [*buckets, *owners.values()]
+
+
+def add_counts(counts: dict, group: list[Entry]) -> None:
+    # Column by column (zip(*group) transposes in C): a third of the cost of summing entry by entry.
+    _, _, _, _, _, _, _, status, latency, cache, failure, _, _, _, cost, _ = zip(*group, strict=True)
+    counts["requests"] += len(group)
+    counts["cache_hits"] += cache.count("hit")
+    counts["errors"] += sum(s >= 400 or f is not None for s, f in zip(status, failure, strict=True))
+    counts["cost_usd"] += sum(filter(None, cost), Decimal(0))
+    counts["latency_ms_sum"] += sum(latency)
 
 
 def new_counts(owner_id: int, proxy_id: int | None, start: datetime) -> dict:
@@ -148,8 +148,8 @@ class Rollup:
         writer.in_transaction.append(self.add_rows)
         writer.periodic.append(self.tick)
 
-    def add_rows(self, rows: list[dict]) -> None:
-        buckets = minute_counts(rows)
+    def add_rows(self, entries: list[Entry]) -> None:
+        buckets = minute_counts(entries)
         upsert("1m", buckets, add=COUNTS)
         self._mark(b["start"] for b in buckets)
 

@@ -3,8 +3,8 @@
 import gc
 from datetime import UTC, datetime
 
-from logs.records import LogRecord
-from logs.writer import row_of
+from logs.records import Entry, LogRecord
+from logs.writer import entries_of
 from providers.base import Usage
 
 
@@ -17,20 +17,14 @@ def every_field_set() -> LogRecord:
     )  # fmt: skip
 
 
-def test_a_queued_record_becomes_its_row():
-    assert row_of(every_field_set().frozen()) == {
-        "proxy_id": 1, "owner_id": 2, "timestamp": datetime.fromtimestamp(3.5, tz=UTC), "ip": "::1",
-        "method": "POST", "path": "/v1/messages", "prompt_hash": "ab", "status_code": 429, "latency_ms": 1.25,
-        "cache": "miss", "failure": "rate_limit", "model": "m-1", "prompt_tokens": 10, "completion_tokens": 5,
-        "cost_usd": None,  # an unknown provider: no guess
-    }  # fmt: skip
-    bare = row_of(LogRecord(proxy_id=1, owner_id=2, timestamp=0.0, ip="", method="GET", path="/", model="m").frozen())
-    assert (bare["model"], bare["prompt_tokens"], bare["completion_tokens"], bare["cache"]) == (
-        "m",
-        None,
-        None,
-        "bypass",
-    )
+def test_a_queued_record_becomes_its_entry():
+    assert entries_of([every_field_set().frozen()], [7]) == [
+        Entry(id=7, timestamp=3.5, proxy_id=1, ip="::1", method="POST", path="/v1/messages", prompt_hash="ab",
+              status_code=429, latency_ms=1.25, cache="miss", failure="rate_limit", model="m-1", prompt_tokens=10,
+              completion_tokens=5, cost_usd=None, owner_id=2)  # an unknown provider: no guess
+    ]  # fmt: skip
+    [bare] = entries_of([LogRecord(proxy_id=1, owner_id=2, timestamp=0.0, ip="", method="GET", path="/").frozen()], [1])
+    assert (bare.model, bare.prompt_tokens, bare.completion_tokens, bare.cache) == ("", None, None, "bypass")
 
 
 def test_a_queued_record_is_untracked_after_one_young_collection():
@@ -42,8 +36,10 @@ def test_a_queued_record_is_untracked_after_one_young_collection():
 def test_timestamps_are_stored_as_django_itself_would_store_them(db):
     from django.db import connection
 
-    from logs.writer import datetime_adapter
+    from logs.writer import timestamp_adapter
 
-    for ts in (0.0, 1764000000.123456, 1764000000.5, 1764000000):
-        value = datetime.fromtimestamp(ts, tz=UTC)
-        assert datetime_adapter()(value) == connection.ops.adapt_datetimefield_value(value)
+    stamp = timestamp_adapter()
+    rounding = (1764000000.9999996, 1764000000.0000004, 1764000000.0000005, 1764000001.0000015, 1764000001.25)
+    for ts in (0.0, 1764000000.123456, 1764000000.5, 1764000000, *rounding, *(1764000000 + i / 7 for i in range(50))):
+        expected = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(ts, tz=UTC))
+        assert stamp(ts) == expected, ts

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from logs.writer import row_of
+from logs.writer import entries_of
 from metrics.rollup import Rollup, floor
 from providers.base import Usage
 from tests.logs.factories import proxy_for, record, write
@@ -46,7 +46,7 @@ def test_prometheus_is_open_to_loopback_only_when_no_token_is_set(client, settin
     write(record(proxy_for(user), timezone.now(), failure="rate_limit", status_code=429))
     from metrics.prometheus import observe_rows
 
-    observe_rows([{**row_of(record(proxy_for(user, "q"), timezone.now().timestamp(), cache="hit").frozen()), "id": 1}])
+    observe_rows(entries_of([record(proxy_for(user, "q"), timezone.now().timestamp(), cache="hit").frozen()], [1]))
 
     response = client.get("/metrics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
@@ -62,11 +62,11 @@ def test_prometheus_counts_every_row_of_a_mixed_batch(user, other_user):
 
     a, b = proxy_for(user, "a"), proxy_for(other_user, "b")
     now = timezone.now().timestamp()
-    rows = [row_of(r.frozen()) for r in (
+    rows = entries_of([r.frozen() for r in (
         record(a, now, cache="hit", latency_ms=2.0), record(a, now, cache="hit", latency_ms=3.0),
         record(a, now, status_code=500), record(a, now, failure="rate_limit", status_code=429),
         record(b, now, cache="hit"), record(b, now, failure="timeout", status_code=200),
-    )]  # fmt: skip
+    )], range(1, 7))  # fmt: skip
 
     def value(metric, *labels):
         sample = "_sum" if metric is LATENCY else "_total"
@@ -95,12 +95,12 @@ def test_prometheus_wants_the_bearer_token_when_one_is_set(client, settings):
 
 
 def test_a_model_genai_prices_does_not_know_costs_null_never_a_guess(user):
-    row = row_of(record(proxy_for(user), 0.0, usage=Usage(model="acme-unknown-9", input_tokens=10, output_tokens=5),
-                        pricing_provider="openai").frozen())  # fmt: skip
-    assert row["cost_usd"] is None
-    known = row_of(record(proxy_for(user, "k"), 0.0, usage=Usage(model="gpt-4o", input_tokens=10, output_tokens=5),
-                          pricing_provider="openai").frozen())  # fmt: skip
-    assert known["cost_usd"] > 0
+    [row] = entries_of([record(proxy_for(user), 0.0, usage=Usage(model="acme-unknown-9", input_tokens=10,
+                                                                 output_tokens=5), pricing_provider="openai").frozen()], [1])  # fmt: skip
+    assert row.cost_usd is None
+    [known] = entries_of([record(proxy_for(user, "k"), 0.0, usage=Usage(model="gpt-4o", input_tokens=10,
+                                                                       output_tokens=5), pricing_provider="openai").frozen()], [2])  # fmt: skip
+    assert known.cost_usd > 0
 
 
 def test_cached_prompt_tokens_cost_what_the_provider_charges_for_them(user):
@@ -108,7 +108,7 @@ def test_cached_prompt_tokens_cost_what_the_provider_charges_for_them(user):
 
     def cost(cached):
         usage = Usage(model="gpt-4o", input_tokens=10_000, output_tokens=100, cache_read_tokens=cached)
-        return row_of(record(proxy, 0.0, usage=usage, pricing_provider="openai").frozen())["cost_usd"]
+        return entries_of([record(proxy, 0.0, usage=usage, pricing_provider="openai").frozen()], [1])[0].cost_usd
 
     assert cost(8_000) < cost(None)
     # gpt-4o: $2.50 per M input, $1.25 per M cached input, $10 per M output
