@@ -2,7 +2,7 @@
 
 The request path appends a LogRecord to an in-memory deque (about a microsecond, thread-safe). This
 thread drains it every ~100 ms, or sooner once 2,000 rows wait, and writes each batch in one transaction
-with a raw executemany; sinks then see the committed batch (metrics roll-ups, live streams).
+with multi-row INSERTs; sinks then see the committed batch (metrics roll-ups, live streams).
 
 Everything here shares the GIL, and on a busy machine the core, with the proxies: a row's cost is paid by
 the hits it displaces (bench/run.py "logging cost"). So a queued record becomes its Entry and its
@@ -12,6 +12,7 @@ parameters in one pass, without dicts or datetimes, and batches are large enough
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -28,8 +29,8 @@ from logs.records import PROXY_ID, Entry, LogRecord
 
 log = logging.getLogger("rubberduck.logs")
 
-INSERT = f"INSERT INTO logs_logentry ({', '.join(ENTRY_COLUMNS)}) VALUES ({', '.join(['%s'] * len(ENTRY_COLUMNS))})"
 MAX_BATCH = 5000  # rows per transaction
+ROWS_PER_INSERT = 64  # 960 parameters: under the 999 of SQLite builds older than 3.32
 MISSING = object()
 
 Sink = Callable[[list[Entry]], None]
@@ -121,8 +122,7 @@ class LogWriter:
         close_old_connections()
         with transaction.atomic():
             entries = entries_of(records, allocate_ids(len(records)))
-            with connection.cursor() as cursor:
-                cursor.executemany(INSERT, db_params(entries))
+            insert(db_values(entries))
             for hook in self.in_transaction:
                 hook(entries)
         return entries
@@ -172,18 +172,41 @@ def entries_of(records: list[tuple], ids: Iterable[int]) -> list[Entry]:
     return entries
 
 
-def db_params(entries: list[Entry]) -> list[tuple]:
-    """The entries as parameter tuples in ENTRY_COLUMNS order, adapted for this connection's database."""
+def db_values(entries: list[Entry]) -> list:
+    """The entries' values in ENTRY_COLUMNS order, one row after the other in one flat list, adapted for this
+    connection's database."""
     stamp = timestamp_adapter()
     adapt_cost = connection.ops.adapt_decimalfield_value
     costs = {None: None}  # a batch repeats a few costs; adapting one is a microsecond
-    params = []
+    values = []
     for e in entries:
         cost = e.cost_usd
         if cost not in costs:
             costs[cost] = adapt_cost(cost, 14, 8)
-        params.append((e.id, stamp(e.timestamp), *e[2:14], costs[cost]))
-    return params
+        values += (e.id, stamp(e.timestamp), *e[2:14], costs[cost])
+    return values
+
+
+def insert(values: list) -> None:
+    """Inserts rows ROWS_PER_INSERT at a time with multi-row VALUES: on SQLite ~40 % less work per row than an
+    executemany of one-row INSERTs (the statement's setup and AUTOINCREMENT bookkeeping happen once per
+    statement). Sent on the DB-API cursor: Django's would rewrite a 1,500-placeholder text on every call."""
+    width = len(ENTRY_COLUMNS)
+    paramstyle = "?" if connection.vendor == "sqlite" else "%s"
+    cursor = connection.connection.cursor()
+    try:
+        with connection.wrap_database_errors:
+            for start in range(0, len(values), width * ROWS_PER_INSERT):
+                chunk = values[start : start + width * ROWS_PER_INSERT]
+                cursor.execute(insert_statement(len(chunk) // width, paramstyle), chunk)
+    finally:
+        cursor.close()
+
+
+@functools.lru_cache(maxsize=256)
+def insert_statement(rows: int, paramstyle: str) -> str:
+    row = f"({', '.join([paramstyle] * len(ENTRY_COLUMNS))})"
+    return f"INSERT INTO logs_logentry ({', '.join(ENTRY_COLUMNS)}) VALUES {', '.join([row] * rows)}"
 
 
 def timestamp_adapter() -> Callable[[float], object]:
