@@ -3,6 +3,8 @@
 import gc
 from datetime import UTC, datetime
 
+import pytest
+
 from logs.records import Entry, LogRecord
 from logs.writer import entries_of
 from providers.base import Usage
@@ -43,3 +45,23 @@ def test_timestamps_are_stored_as_django_itself_would_store_them(db):
     for ts in (0.0, 1764000000.123456, 1764000000.5, 1764000000, *rounding, *(1764000000 + i / 7 for i in range(50))):
         expected = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(ts, tz=UTC))
         assert stamp(ts) == expected, ts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_longer_than_one_insert_statement_lands_row_for_row(user):
+    from logs.models import LogEntry
+    from logs.writer import ROWS_PER_INSERT
+    from tests.logs.factories import proxy_for, record, write
+
+    proxy = proxy_for(user)
+    n = 2 * ROWS_PER_INSERT + 7  # two full statements and a short one
+    write(
+        *(
+            record(proxy, 1764000000 + i, path=f"/v1/p{i}", latency_ms=float(i), status_code=200 + i % 3)
+            for i in range(n)
+        )
+    )
+    stored = LogEntry.objects.order_by("id").values_list("path", "latency_ms", "status_code", "timestamp")
+    assert [(path, latency, status, ts.timestamp()) for path, latency, status, ts in stored] == [
+        (f"/v1/p{i}", float(i), 200 + i % 3, 1764000000.0 + i) for i in range(n)
+    ]
