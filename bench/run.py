@@ -426,15 +426,19 @@ class Bench:
         return row
 
     def upstream_50ms(self) -> None:
-        direct, ours = [], []
+        """Rubberduck against the upstream itself (the target), and the yardstick on the same load for scale: a
+        bare Python passthrough with the same client stack pays the same per-miss CPU in each wave of 64."""
+        direct, yard, ours = [], [], []
         path50 = "/l50" + CHAT
         for rep in range(self.reps):
             print(f"  [{rep + 1}/{self.reps}] miss C=64, 50 ms upstream", flush=True)
             direct.append(self.measure("direct 50 ms C=64", self.up_port, path50, "miss", 64))
+            yard.append(self.measure("yardstick 50 ms C=64", self.yard_port, path50, "miss", 64))
             ours.append(
                 self.measure("rubberduck 50 ms C=64", self.rd50_port, CHAT, "miss", 64, self.rd, self.rd50_port)
             )
         row = self.row("cache miss, 50 ms upstream, C=64", "direct to upstream", direct, ours)
+        self.row("cache miss, 50 ms upstream, C=64: yardstick", "direct to upstream", direct, yard)
         self.target("50 ms upstream C=64: RPS ≥ 0.9× direct", f"{row['rps_ratio']:.2f}×", row["rps_ratio"] >= 0.9)
         self.target("50 ms upstream C=64: p99 ≤ 2× direct", f"{row['p99_ratio']:.2f}×", row["p99_ratio"] <= 2.0)
 
