@@ -183,14 +183,15 @@ def db_values(entries: list[Entry]) -> list:
         cost = e.cost_usd
         if cost not in costs:
             costs[cost] = adapt_cost(cost, 14, 8)
-        values += (e.id, stamp(e.timestamp), *e[2:14], costs[cost])
+        values += (e.id, stamp(e.timestamp), *e[2:14], costs[cost])  # 2:14 = proxy_id .. completion_tokens
     return values
 
 
 def insert(values: list) -> None:
-    """Inserts rows ROWS_PER_INSERT at a time with multi-row VALUES: on SQLite ~40 % less work per row than an
+    """Inserts rows ROWS_PER_INSERT at a time with multi-row VALUES: on SQLite 20-40 % less work per row than an
     executemany of one-row INSERTs (the statement's setup and AUTOINCREMENT bookkeeping happen once per
-    statement). Sent on the DB-API cursor: Django's would rewrite a 1,500-placeholder text on every call."""
+    statement). Sent on the DB-API cursor: Django's rewrites the 960-placeholder text on every call (~1.5 µs
+    a row)."""
     width = len(ENTRY_COLUMNS)
     paramstyle = "?" if connection.vendor == "sqlite" else "%s"
     cursor = connection.connection.cursor()
