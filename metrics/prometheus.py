@@ -44,17 +44,19 @@ def observe_rows(entries: list[Entry]) -> None:
         by_labels[(e.proxy_id, e.owner_id)].append(e)
     for (proxy_id, owner_id), group in by_labels.items():
         labels = (str(proxy_id), str(owner_id))
-        _, _, _, _, _, _, _, statuses, latencies, caches, failures, _, _, _, costs, _ = zip(*group, strict=True)
-        for cache, n in collections.Counter(caches).items():
+        column = Entry._make(zip(*group, strict=True))  # the group column by column
+        for cache, n in collections.Counter(column.cache).items():
             REQUESTS.labels(*labels, cache).inc(n)
-        if hits := caches.count("hit"):
+        if hits := column.cache.count("hit"):
             CACHE_HITS.labels(*labels).inc(hits)
-        failed = collections.Counter(f or "error" for s, f in zip(statuses, failures, strict=True) if f or s >= 400)
+        failed = collections.Counter(
+            f or "error" for s, f in zip(column.status_code, column.failure, strict=True) if f or s >= 400
+        )
         for failure, n in failed.items():
             FAILURES.labels(*labels, failure).inc(n)
-        if cost := sum(filter(None, costs)):
+        if cost := sum(filter(None, column.cost_usd)):
             COST.labels(*labels).inc(float(cost))
-        LATENCY.observe_many(labels, [ms / 1000.0 for ms in latencies])
+        LATENCY.observe_many(labels, [ms / 1000.0 for ms in column.latency_ms])
 
 
 class LiveGauges:
