@@ -8,8 +8,6 @@ from functools import lru_cache
 
 import genai_prices
 
-from providers.base import Usage
-
 
 @lru_cache(maxsize=1024)
 def _known(provider_id: str, model: str) -> bool:
@@ -20,15 +18,7 @@ def _known(provider_id: str, model: str) -> bool:
         return False
 
 
-def cost_usd(provider_id: str | None, model: str | None, usage: Usage | None) -> Decimal | None:
-    if usage is None:
-        return None
-    return price(provider_id, model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
-                 usage.cache_write_tokens)  # fmt: skip
-
-
-def price(provider_id, model, input_tokens, output_tokens, cache_read, cache_write) -> Decimal | None:
-    """cost_usd() from plain values (the log writer's rows carry no Usage objects)."""
+def cost_usd(provider_id, model, input_tokens, output_tokens, cache_read, cache_write) -> Decimal | None:
     if not (provider_id and model) or (input_tokens is None and output_tokens is None):
         return None
     if not _known(provider_id, model):

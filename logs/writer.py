@@ -24,14 +24,13 @@ from decimal import Decimal
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from logs.models import ENTRY_COLUMNS
-from logs.pricing import price
+from logs.pricing import cost_usd
 from logs.records import PROXY_ID, Entry, LogRecord
 
 log = logging.getLogger("rubberduck.logs")
 
 MAX_BATCH = 5000  # rows per transaction
 ROWS_PER_INSERT = 64  # 960 parameters: under the 999 of SQLite builds older than 3.32
-MISSING = object()
 
 Sink = Callable[[list[Entry]], None]
 
@@ -161,9 +160,9 @@ def entries_of(records: list[tuple], ids: Iterable[int]) -> list[Entry]:
         cost = None
         if input_tokens is not None or output_tokens is not None:
             usage = (pricing_provider, model, input_tokens, output_tokens, cache_read, cache_write)
-            cost = costs.get(usage, MISSING)
-            if cost is MISSING:
-                cost = costs[usage] = price(*usage)
+            if usage not in costs:
+                costs[usage] = cost_usd(*usage)
+            cost = costs[usage]
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (a fifth of this loop)
         entries.append(tuple.__new__(Entry, (
             entry_id, timestamp, proxy_id, ip, method, path[:500], prompt_hash, status_code, round(latency_ms, 3),

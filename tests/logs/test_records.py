@@ -65,3 +65,10 @@ def test_a_batch_longer_than_one_insert_statement_lands_row_for_row(user):
     assert [(path, latency, status, ts.timestamp()) for path, latency, status, ts in stored] == [
         (f"/v1/p{i}", float(i), 200 + i % 3, 1764000000.0 + i) for i in range(n)
     ]
+
+
+def test_an_entry_starts_with_the_tables_columns_in_order():
+    from logs.models import ENTRY_COLUMNS
+
+    # the writer sends Entry fields as the INSERT's parameters by position, the live stream reads them so too
+    assert Entry._fields == (*ENTRY_COLUMNS, "owner_id")

@@ -8,7 +8,6 @@ import openai
 import pytest
 
 from logs.pricing import cost_usd
-from providers.base import Usage
 from tests.conftest import flushed_logs, run_async, set_failures, wait_until
 from tests.fakes import azure_openai as fake
 from tests.fakes.server import FakeUpstream
@@ -71,7 +70,7 @@ def test_it_caches_a_deployment_chat_completion(proxy, upstream, runner):
         ("miss", fake.MODEL, 11, 7),
         ("hit", fake.MODEL, 11, 7),
     ]
-    expected = cost_usd("azure", fake.MODEL, Usage(input_tokens=11, output_tokens=7, cache_read_tokens=0))
+    expected = cost_usd("azure", fake.MODEL, input_tokens=11, output_tokens=7, cache_read=0, cache_write=None)
     assert entries[0].cost_usd == entries[1].cost_usd == expected > 0
 
 
