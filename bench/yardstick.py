@@ -1,7 +1,6 @@
 """The yardstick: the least a Python caching passthrough can do, to measure Rubberduck against.
 
-Plain ASGI on uvicorn + uvloop + httptools, one pooled upstream client (the same httpx + httpx-aiohttp
-as Rubberduck), a dict cache keyed by a sha256 of method, path and body, no database, no logging, no
+Plain ASGI on uvicorn + uvloop + httptools, one pooled upstream client (aiohttp, as in Rubberduck), a dict cache keyed by a sha256 of method, path and body, no database, no logging, no
 provider logic. It forwards the request path as is to --upstream, streams SSE answers chunk by chunk.
 """
 
@@ -10,22 +9,22 @@ from __future__ import annotations
 import argparse
 import hashlib
 
-import httpx
+import aiohttp
+from yarl import URL
 
-DROPPED = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
+DROPPED = {b"content-length", b"transfer-encoding", b"connection", b"keep-alive", b"date", b"server"}
 
 
 class Yardstick:
     def __init__(self, upstream: str):
         self.upstream = upstream.rstrip("/")
         self.cache: dict[str, tuple[int, list, bytes]] = {}
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
 
-    def start_client(self) -> httpx.AsyncClient:
-        from httpx_aiohttp import AiohttpTransport
-
-        transport = AiohttpTransport(limits=httpx.Limits(max_connections=1000, keepalive_expiry=30))
-        self.client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(600, connect=10.0))
+    def start_client(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=30)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=600)
+        self.client = aiohttp.ClientSession(connector=connector, timeout=timeout, skip_auto_headers=("Content-Type",))
         return self.client
 
     async def __call__(self, scope, receive, send):
@@ -47,24 +46,25 @@ class Yardstick:
             await send({"type": "http.response.start", "status": status, "headers": out})
             await send({"type": "http.response.body", "body": payload})
             return
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"host", b"content-length")]
-        request = httpx.Request(scope["method"], self.upstream + path, headers=headers, content=body)
-        response = await client.send(request, stream=True)
-        try:
-            out = [(k.encode(), v.encode()) for k, v in response.headers.multi_items() if k.lower() not in DROPPED]
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k not in (b"host", b"content-length")
+        ]
+        url = URL(self.upstream + path, encoded=True)
+        async with client.request(scope["method"], url, headers=headers, data=body or None) as response:
+            out = [(k, v) for k, v in response.raw_headers if k.lower() not in DROPPED]
             if response.headers.get("content-type", "").startswith("text/event-stream"):
-                await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-                async for chunk in response.aiter_bytes():
+                await send({"type": "http.response.start", "status": response.status, "headers": out})
+                async for chunk in response.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
                 return
-            payload = await response.aread()
-        finally:
-            await response.aclose()
-        if 200 <= response.status_code < 300:
-            self.cache[key] = (response.status_code, out, payload)
+            payload = await response.read()
+        if 200 <= response.status < 300:
+            self.cache[key] = (response.status, out, payload)
         out = [*out, (b"content-length", str(len(payload)).encode()), (b"x-cache", b"miss")]
-        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
         await send({"type": "http.response.body", "body": payload})
 
 

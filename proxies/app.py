@@ -8,13 +8,10 @@ and no per-request client creation happens here; the provider decides everything
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpx
 
 from logs.records import LogRecord
 from metrics.counters import Counters
@@ -23,6 +20,7 @@ from proxies.cache import Cached, ProxyCache
 from proxies.cache_key import cache_key
 from proxies.failures import PASS, Chaos, StreamRule
 from proxies.request_memo import RequestMemo
+from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool
 
 log = logging.getLogger("rubberduck.proxy")
 
@@ -68,19 +66,11 @@ class ProxyApp:
         self.enqueue_log = enqueue_log
         self.counters = Counters()
         self.memo = RequestMemo(settings.provider)  # a provider change restarts the proxy with a new app
-        self.upstream: httpx.AsyncBaseTransport | None = None
-        self.timeouts: dict = {}
+        self.upstream: UpstreamPool | None = None
 
-    def start_client(self, timeout: float) -> None:
-        """Creates the proxy's one pooled upstream transport; called on the proxy's own event loop.
-
-        Requests go to the transport itself, not through an httpx.AsyncClient: the client's auth, redirect
-        and cookie-jar steps do nothing for a proxy (it never follows redirects and must not keep upstream
-        cookies) and were a fifth of the miss path's time (bench/profile.py)."""
-        from proxies.upstream_session import upstream_transport
-
-        self.upstream = upstream_transport(httpx.Limits(max_connections=1000, keepalive_expiry=30))
-        self.timeouts = httpx.Timeout(timeout, connect=10.0).as_dict()
+    async def start_client(self, timeout: float) -> None:
+        """Creates the proxy's one pooled upstream client; called on the proxy's own event loop."""
+        self.upstream = UpstreamPool(timeout)
 
     async def close_client(self) -> None:
         if self.upstream is not None:
@@ -200,37 +190,34 @@ class ProxyApp:
         provider = s.provider
         assert self.upstream is not None
         try:
-            request = httpx.Request(
-                record.method,
-                parsed_url(upstream.url),
-                headers=upstream.headers,
-                content=upstream.body,
-                extensions={"timeout": self.timeouts},
-            )
-            response = await self.upstream.handle_async_request(request)
-        except httpx.HTTPError as e:
-            if not is_timeout(e):
+            response = await self.upstream.send(record.method, upstream.url, upstream.headers, upstream.body)
+        except UPSTREAM_ERRORS as e:
+            if not isinstance(e, TimeoutError):
                 message = f"Rubberduck could not reach the upstream: {e.__class__.__name__}."
                 return await send_answer(send, provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message), record)
             message = "Rubberduck timed out waiting for the upstream."
             return await send_answer(send, provider.error(504, Fault.UPSTREAM_TIMEOUT, message=message), record)
         try:
-            headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in DROPPED_RESPONSE_HEADERS]
-            streaming = route.stream and response.status_code < 300
+            headers = [
+                (name, v.decode("latin-1"))
+                for k, v in response.raw_headers
+                if (name := k.decode("latin-1").lower()) not in DROPPED_RESPONSE_HEADERS
+            ]
+            streaming = route.stream and response.status < 300
             if streaming:
                 await self.relay_stream(s, route, response, headers, key, send, record)
             else:
                 await self.relay_body(s, route, response, headers, key, send, record)
         finally:
-            await response.aclose()
+            response.release()  # back to the pool when read to the end, else the connection is closed
 
     async def relay_body(self, s: ProxySettings, route: Route, response, headers, key, send, record) -> None:
         try:
-            body = await response.aread()
-        except httpx.HTTPError:
+            body = await response.read()
+        except UPSTREAM_ERRORS:
             message = "The upstream closed the connection before its answer was complete."
             return await send_answer(send, s.provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message), record)
-        status = response.status_code
+        status = response.status
         record.status_code = status
         if 200 <= status < 300:
             record.usage = s.provider.answer_usage(route, body, headers)
@@ -246,11 +233,11 @@ class ProxyApp:
         """Tees the upstream stream: each chunk goes to the client as it arrives and into the recording."""
         inspector = s.provider.stream_inspector(route)
         rule = s.chaos.stream_rule()
-        record.status_code = response.status_code
+        record.status_code = response.status
         await send(
             {
                 "type": "http.response.start",
-                "status": response.status_code,
+                "status": response.status,
                 "headers": encode_headers([*headers, ("x-rubberduck-cache", record.cache)]),
             }
         )
@@ -260,7 +247,7 @@ class ProxyApp:
         parts: list[bytes] = []
         events_sent = 0
         try:
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.content.iter_any():
                 events = inspector.feed(chunk)
                 if rule is not None:
                     events_sent = await send_disturbed(send, events, rule, events_sent, record)
@@ -268,15 +255,15 @@ class ProxyApp:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 recording.append((round((loop.time() - t0) * 1000.0, 1), len(chunk)))
                 parts.append(chunk)
-        except httpx.HTTPError:
+        except UPSTREAM_ERRORS:
             raise ClientGone("the upstream stream broke off") from None
         except asyncio.CancelledError:
             # SDKs hang up as soon as they read the terminal event; the stream is complete all the same.
             if inspector.done:
-                self.store_stream(key, response.status_code, headers, parts, recording, inspector, record)
+                self.store_stream(key, response.status, headers, parts, recording, inspector, record)
             raise
         await send({"type": "http.response.body", "body": b""})
-        self.store_stream(key, response.status_code, headers, parts, recording, inspector, record)
+        self.store_stream(key, response.status, headers, parts, recording, inspector, record)
 
     def store_stream(self, key, status, headers, parts, recording, inspector, record) -> None:
         """Records usage and caches a complete stream; never one cut short or carrying an error event."""
@@ -330,21 +317,6 @@ async def send_disturbed(send, events: list[bytes], rule: StreamRule, events_sen
         await send({"type": "http.response.body", "body": event, "more_body": True})
         events_sent += 1
     return events_sent
-
-
-@functools.lru_cache(maxsize=1024)
-def parsed_url(url: str) -> httpx.URL:
-    """httpx parses and checks a URL given as text on every Request, a tenth of a miss's time (bench/run.py
-    --profile miss); a proxy sends to a few URLs, each parsed once here (an httpx.URL is immutable)."""
-    return httpx.URL(url)
-
-
-def is_timeout(error: httpx.HTTPError) -> bool:
-    """httpx-aiohttp maps a refused connection to ConnectTimeout; the aiohttp cause tells the truth."""
-    cause = error.__cause__
-    if cause is not None:
-        return isinstance(cause, TimeoutError)
-    return isinstance(error, httpx.TimeoutException)
 
 
 def fault_of(failure: str | None) -> Fault:

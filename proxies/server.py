@@ -86,7 +86,7 @@ class ProxyServer:
         asyncio.set_event_loop(loop)
         self.loop = loop
         try:
-            self.app.start_client(self.upstream_timeout)
+            loop.run_until_complete(self.app.start_client(self.upstream_timeout))
             self.server.config.load()
             if self.ssl_context is not None:
                 self.server.config.ssl = self.ssl_context
