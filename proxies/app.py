@@ -68,9 +68,9 @@ class ProxyApp:
         self.memo = RequestMemo(settings.provider)  # a provider change restarts the proxy with a new app
         self.upstream: UpstreamPool | None = None
 
-    async def start_client(self, timeout: float) -> None:
+    async def start_client(self, upstream_timeout: float) -> None:
         """Creates the proxy's one pooled upstream client; called on the proxy's own event loop."""
-        self.upstream = UpstreamPool(timeout)
+        self.upstream = UpstreamPool(upstream_timeout)
 
     async def close_client(self) -> None:
         if self.upstream is not None:

@@ -29,6 +29,8 @@ class UpstreamPool:
         connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=30, ssl=httpx.create_ssl_context())
         self.session = aiohttp.ClientSession(
             connector=connector,
+            # Callers share the pool: a cookie the upstream sets for one must never go out with another's request.
+            cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("Content-Type", "Accept"),
             # `timeout` bounds each read (a silent upstream) and the wait for a pooled connection, not the whole
             # answer: a long stream that keeps sending is never cut.

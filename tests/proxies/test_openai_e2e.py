@@ -142,6 +142,22 @@ def test_it_passes_an_upstream_error_through_and_does_not_cache_it(proxy, openai
     assert [e.status_code for e in flushed_logs(runner, proxy["id"])] == [500, 200]
 
 
+def test_upstream_cookies_reach_the_client_and_are_never_replayed_upstream(make_proxy, openai_upstream):
+    """One upstream client serves every caller of a proxy: a cookie the provider sets for one caller's session
+    (Cloudflare's __cf_bm, say) must not ride along on everybody's later requests. (By a host name: cookie
+    jars ignore cookies from IP addresses.)"""
+    proxy = make_proxy("openai", upstream_url=openai_upstream.url.replace("127.0.0.1", "localhost") + "/v1")
+    openai_upstream.queue(
+        Reply(200, [("content-type", "application/json"), ("set-cookie", "__cf_bm=abc123; path=/")], b"{}")
+    )
+    first = httpx.post(proxy["base_url"] + "/chat/completions", json={"model": "m", "messages": [], "n": 1})
+    httpx.post(proxy["base_url"] + "/chat/completions", json={"model": "m", "messages": [], "n": 2})
+
+    assert first.headers["set-cookie"] == "__cf_bm=abc123; path=/"
+    assert len(openai_upstream.requests) == 2
+    assert "cookie" not in openai_upstream.requests[1].headers
+
+
 def test_an_unreachable_upstream_gives_a_provider_shaped_502(make_proxy, runner):
     proxy = make_proxy("openai", upstream_url="http://127.0.0.1:9/v1")
     with pytest.raises(openai.InternalServerError) as caught:
