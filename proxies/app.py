@@ -222,7 +222,7 @@ class ProxyApp:
         if 200 <= status < 300:
             record.usage = s.provider.answer_usage(route, body, headers)
             if key is not None:
-                self.cache.put(key, Cached(status, headers, body, None, record.usage))
+                self.cache.put(key, Cached(status, tuple(headers), body, None, record.usage))
         out = [*headers, ("content-length", str(len(body)))]
         if record.cache != "bypass":
             out.append(("x-rubberduck-cache", record.cache))
@@ -269,7 +269,7 @@ class ProxyApp:
         """Records usage and caches a complete stream; never one cut short or carrying an error event."""
         record.usage = inspector.usage
         if key is not None and not inspector.error and record.failure != "stream_cut":
-            self.cache.put(key, Cached(status, headers, b"".join(parts), recording, inspector.usage))
+            self.cache.put(key, Cached(status, tuple(headers), b"".join(parts), tuple(recording), inspector.usage))
 
     async def replay(self, s: ProxySettings, cached: Cached, send, record: LogRecord) -> None:
         """Answers from the cache; a stream is replayed as a stream (instantly, or at its recorded pace)."""
@@ -277,7 +277,7 @@ class ProxyApp:
         provider = s.provider
         if cached.wire_headers is None:  # encoded once per entry, not per hit
             kept = [(k, v) for k, v in cached.headers if k != provider.request_id_header]
-            cached.wire_headers = encode_headers([*kept, ("x-rubberduck-cache", "hit")])
+            cached.wire_headers = tuple(encode_headers([*kept, ("x-rubberduck-cache", "hit")]))
         headers = [*cached.wire_headers, (provider.request_id_header.encode(), provider.new_request_id().encode())]
         if cached.chunks is None:
             headers.append((b"content-length", str(len(cached.body)).encode()))

@@ -21,9 +21,9 @@ def load_entry(proxy_id: int, key: str) -> Cached | None:
         return None
     return Cached(
         status=row.status,
-        headers=[tuple(h) for h in row.headers],
+        headers=tuple(tuple(h) for h in row.headers),
         body=bytes(row.body),
-        chunks=[tuple(c) for c in row.chunks] if row.chunks is not None else None,
+        chunks=tuple(tuple(c) for c in row.chunks) if row.chunks is not None else None,
         usage=Usage.from_dict(row.usage),
     )
 

@@ -10,13 +10,13 @@ from tests.logs.factories import proxy_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HEADERS = [("content-type", "text/event-stream"), ("x-request-id", "req_1")]
+HEADERS = (("content-type", "text/event-stream"), ("x-request-id", "req_1"))
 
 
 def test_an_entry_comes_back_as_it_was_stored(user):
     proxy = proxy_for(user)
-    stream = Cached(200, HEADERS, b"data: 1\n\ndata: 2\n\n", [(0.0, 9), (12.5, 9)], Usage("gpt-4o", 3, 4, 1, None))
-    plain = Cached(201, [("content-type", "application/json")], b'{"ok":true}', None, None)
+    stream = Cached(200, HEADERS, b"data: 1\n\ndata: 2\n\n", ((0.0, 9), (12.5, 9)), Usage("gpt-4o", 3, 4, 1, None))
+    plain = Cached(201, (("content-type", "application/json"),), b'{"ok":true}', None, None)
     store.save_entries(proxy.id, {"s" * 64: stream, "p" * 64: plain})
 
     assert store.load_entry(proxy.id, "s" * 64) == stream
