@@ -73,6 +73,7 @@ class ProxyApp:
         self.upstream = UpstreamPool(upstream_timeout)
 
     async def close_client(self) -> None:
+        self.cache.store_pending()
         if self.upstream is not None:
             await self.upstream.aclose()
         await self.settings.chaos.aclose()

@@ -162,3 +162,17 @@ def test_a_separate_runproxies_process_follows_the_api_within_a_second(api, tran
     from logs.models import LogEntry
 
     assert LogEntry.objects.filter(proxy_id=proxy["id"]).count() == 1
+
+
+def test_answers_still_waiting_to_be_stored_are_stored_when_the_runner_stops(
+    api, make_proxy, openai_upstream, runner, monkeypatch
+):
+    from proxies import cache
+    from proxies.models import CacheEntry
+
+    monkeypatch.setattr(cache, "STORE_GATHER_SECONDS", 3600)
+    proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
+    chat(proxy)
+    assert CacheEntry.objects.count() == 0  # still gathering
+    runner.shutdown("graceful")
+    assert CacheEntry.objects.filter(proxy_id=proxy["id"]).count() == 1
