@@ -279,6 +279,7 @@ class ProxyApp:
         if cached.wire_headers is None:  # encoded once per entry, not per hit
             kept = [(k, v) for k, v in cached.headers if k != provider.request_id_header]
             cached.wire_headers = tuple(encode_headers([*kept, ("x-rubberduck-cache", "hit")]))
+            self.cache.remember(record.prompt_hash, cached)
         headers = [*cached.wire_headers, (provider.request_id_header.encode(), provider.new_request_id().encode())]
         if cached.chunks is None:
             headers.append((b"content-length", str(len(cached.body)).encode()))

@@ -7,6 +7,7 @@ stored go to `db` (a one-thread executor), and stores are queued there too.
 from __future__ import annotations
 
 import asyncio
+import marshal
 import threading
 from collections import OrderedDict, deque
 from concurrent.futures import Executor
@@ -17,10 +18,6 @@ from providers.base import Usage
 
 @dataclass(slots=True)
 class Cached:
-    """One cached answer. Its sequences are tuples of strings and numbers, which the cyclic GC stops tracking:
-    a full collection then walks two objects per entry instead of a dozen (with the 64 MiB LRU full, ~20 ms
-    instead of ~90-200 ms, every proxy stalled meanwhile: proxies/interpreter.py runs one a minute)."""
-
     status: int
     headers: tuple[tuple[str, str], ...]  # without framing headers (content-length, transfer-encoding)
     body: bytes
@@ -32,6 +29,20 @@ class Cached:
     def size(self) -> int:
         return len(self.body) + 64 * (len(self.chunks or ()) + len(self.headers)) + 200
 
+    def frozen(self) -> tuple[int, bytes, bytes]:
+        """The entry as the LRU keeps it: its size, its body and the rest marshalled into bytes. Such a tuple holds
+        no object the cyclic GC tracks, so the GC stops tracking it too: with the 64 MiB LRU full, ~100k entries
+        kept as objects (or as nested tuples, which it untracks only lazily) made each full collection, every
+        proxy stalled meanwhile, take 170-240 ms (proxies/interpreter.py runs one a minute)."""
+        usage = None if self.usage is None else tuple(getattr(self.usage, f) for f in Usage.__slots__)
+        return self.size, self.body, marshal.dumps((self.status, self.headers, self.chunks, usage, self.wire_headers))
+
+    @classmethod
+    def thawed(cls, frozen: tuple[int, bytes, bytes]) -> Cached:
+        _, body, rest = frozen
+        status, headers, chunks, usage, wire_headers = marshal.loads(rest)  # ~1 µs for a dozen headers
+        return cls(status, headers, body, chunks, None if usage is None else Usage(*usage), wire_headers)
+
 
 class MemoryLRU:
     """One process-wide LRU, bounded by the bytes of the entries it holds, shared by all proxy threads."""
@@ -39,34 +50,36 @@ class MemoryLRU:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._entries: OrderedDict[tuple[int, str], Cached] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str], tuple[int, bytes, bytes]] = OrderedDict()  # Cached.frozen()
         self._lock = threading.Lock()
 
     def get(self, proxy_id: int, key: str) -> Cached | None:
         with self._lock:
-            entry = self._entries.get((proxy_id, key))
-            if entry is not None:
-                self._entries.move_to_end((proxy_id, key))
-            return entry
+            kept = self._entries.get((proxy_id, key))
+            if kept is None:
+                return None
+            self._entries.move_to_end((proxy_id, key))
+        return Cached.thawed(kept)
 
     def put(self, proxy_id: int, key: str, entry: Cached) -> None:
-        size = entry.size
+        kept = entry.frozen()
+        size = kept[0]
         if size > self.max_bytes:
             return
         with self._lock:
             old = self._entries.pop((proxy_id, key), None)
             if old is not None:
-                self.bytes -= old.size
-            self._entries[(proxy_id, key)] = entry
+                self.bytes -= old[0]
+            self._entries[(proxy_id, key)] = kept
             self.bytes += size
             while self.bytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
-                self.bytes -= evicted.size
+                self.bytes -= evicted[0]
 
     def clear(self, proxy_id: int) -> None:
         with self._lock:
             for k in [k for k in self._entries if k[0] == proxy_id]:
-                self.bytes -= self._entries.pop(k).size
+                self.bytes -= self._entries.pop(k)[0]
 
 
 # Stores wait this long to be written together: on SQLite an entry costs ~88 µs of the db thread alone, ~40 in a
@@ -102,6 +115,10 @@ class ProxyCache:
         if entry is not None:
             self.pending_hits[key] = self.pending_hits.get(key, 0) + 1
         return entry
+
+    def remember(self, key: str, entry: Cached) -> None:
+        """Replaces the entry in memory only (a replay's first hit adds the headers it encoded)."""
+        self.lru.put(self.proxy_id, key, entry)
 
     def put(self, key: str, entry: Cached) -> None:
         """Called on the proxy's loop: the entry is served from memory at once and stored STORE_GATHER_SECONDS
