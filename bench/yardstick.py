@@ -1,7 +1,8 @@
 """The yardstick: the least a Python caching passthrough can do, to measure Rubberduck against.
 
-Plain ASGI on uvicorn + uvloop + httptools, one pooled upstream client (aiohttp, as in Rubberduck), a dict cache keyed by a sha256 of method, path and body, no database, no logging, no
-provider logic. It forwards the request path as is to --upstream, streams SSE answers chunk by chunk.
+Plain ASGI on uvicorn + uvloop + httptools, one pooled upstream client (aiohttp, as in Rubberduck), a dict
+cache keyed by a sha256 of method, path and body, no database, no logging, no provider logic. It forwards the
+request path as is to --upstream, streams SSE answers chunk by chunk.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The engine end to end through the official openai SDK, a real runner and a fake upstream."""
 
 import asyncio
+import gc
 import sqlite3
 import subprocess
 import time
@@ -90,8 +91,6 @@ def test_it_streams_and_replays_a_cached_stream_as_a_stream(proxy, openai_upstre
 def test_cached_answers_are_invisible_to_the_cyclic_gc(proxy, runner):
     """A full collection stops every proxy while it walks the tracked objects: with the 64 MiB cache full of
     entries kept as objects or nested tuples it took 170-240 ms (bench); kept as bytes, they are out of its sight."""
-    import gc
-
     client = client_for(proxy)
     messages = [{"role": "user", "content": "gc"}]
     client.chat.completions.create(model="gpt-4o-mini", messages=messages)
