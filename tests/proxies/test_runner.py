@@ -12,7 +12,8 @@ import openai
 import pytest
 from django.conf import settings as django_settings
 
-from proxies.models import Proxy
+from proxies import cache
+from proxies.models import CacheEntry, Proxy
 from proxies.runner import Runner
 from tests.conftest import flushed_logs, wait_until
 from tests.fakes.server import Reply
@@ -167,9 +168,6 @@ def test_a_separate_runproxies_process_follows_the_api_within_a_second(api, tran
 def test_answers_still_waiting_to_be_stored_are_stored_when_the_runner_stops(
     api, make_proxy, openai_upstream, runner, monkeypatch
 ):
-    from proxies import cache
-    from proxies.models import CacheEntry
-
     monkeypatch.setattr(cache, "STORE_GATHER_SECONDS", 3600)
     proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
     chat(proxy)
