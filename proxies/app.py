@@ -180,12 +180,11 @@ class ProxyApp:
 
     async def forward(self, s: ProxySettings, route: Route, upstream, key, receive, send, record) -> None:
         """Sends the request upstream and relays the answer; a client disconnect cancels the upstream call."""
-        task = asyncio.current_task()
-        watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task))
+        watch = DisconnectWatch(receive)
         try:
             await self._forward(s, route, upstream, key, send, record)
         finally:
-            watcher.cancel()
+            watch.cancel()
 
     async def _forward(self, s: ProxySettings, route: Route, upstream, key, send, record) -> None:
         provider = s.provider
@@ -362,3 +361,29 @@ async def disconnected_within(receive, seconds: float) -> bool:
 async def cancel_on_disconnect(receive, task: asyncio.Task) -> None:
     await wait_for_disconnect(receive)
     task.cancel()
+
+
+# A forwarded request starts watching for its client's disconnect only once it has taken this long: the watch is a
+# task that waits on receive() and is cancelled at the end, ~10 µs a request (a twelfth of a bare passthrough's
+# miss). A client that left earlier is seen at once when the watch starts, as receive() reports it then.
+WATCH_AFTER_SECONDS = 0.05
+
+
+class DisconnectWatch:
+    """Cancels the current task when its client disconnects, watching from WATCH_AFTER_SECONDS on."""
+
+    __slots__ = ("receive", "task", "timer", "watcher")
+
+    def __init__(self, receive):
+        self.receive = receive
+        self.task = asyncio.current_task()
+        self.watcher: asyncio.Task | None = None
+        self.timer = self.task.get_loop().call_later(WATCH_AFTER_SECONDS, self.start)
+
+    def start(self) -> None:
+        self.watcher = asyncio.ensure_future(cancel_on_disconnect(self.receive, self.task))
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+        if self.watcher is not None:
+            self.watcher.cancel()

@@ -192,10 +192,12 @@ def test_an_unknown_path_gets_openais_404_shape(proxy):
     assert httpx.get(proxy["base_url"] + "/chat/completions").status_code == 405
 
 
-def test_a_client_that_disconnects_cancels_its_upstream_request(proxy, openai_upstream, runner):
+# 0.01 s: the client leaves before the proxy starts watching for that (app.WATCH_AFTER_SECONDS), and is seen then.
+@pytest.mark.parametrize("client_timeout", [0.01, 0.3])
+def test_a_client_that_disconnects_cancels_its_upstream_request(proxy, openai_upstream, runner, client_timeout):
     openai_upstream.queue(Reply(200, [("content-type", "application/json")], b"{}", delay=2.0))
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(proxy["base_url"] + "/chat/completions", json={"model": "m", "messages": []}, timeout=0.3)
+        httpx.post(proxy["base_url"] + "/chat/completions", json={"model": "m", "messages": []}, timeout=client_timeout)
     entries = wait_until(lambda: flushed_logs(runner, proxy["id"]), timeout=3)
     assert entries[0].status_code == 499
 
