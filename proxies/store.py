@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import orjson
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
@@ -34,16 +37,11 @@ def save_entries(proxy_id: int, entries: dict[str, Cached]) -> None:
     small under load) on a thread that shares the GIL and the core with the proxies: misses at C=64 went
     from ~800 to ~1,000 per second when this replaced it (docs/performance.md)."""
     close_old_connections()
-    ops = connection.ops
-    created_at = ops.adapt_datetimefield_value(timezone.now())
-
-    def json_or_null(value):
-        return None if value is None else ops.adapt_json_value(value, None)
-
+    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    json_or_null = json_adapter()
     rows = [
-        (proxy_id, key, entry.status, ops.adapt_json_value(entry.headers, None), entry.body,
-         json_or_null(entry.chunks), json_or_null(entry.usage.as_dict() if entry.usage else None),
-         len(entry.body), 0, created_at)
+        (proxy_id, key, entry.status, json_or_null(entry.headers), entry.body, json_or_null(entry.chunks),
+         json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body), 0, created_at)
         for key, entry in entries.items()
     ]  # fmt: skip
     try:
@@ -51,6 +49,16 @@ def save_entries(proxy_id: int, entries: dict[str, Cached]) -> None:
             cursor.executemany(UPSERT, rows)
     except IntegrityError:  # the proxy was deleted meanwhile
         pass
+
+
+def json_adapter() -> Callable[[object], object]:
+    """A JSON column's value as this connection's database takes it (None stays NULL). On SQLite, JSON is text:
+    orjson writes it in ~0.3 µs where Django's adapter (json.dumps with its encoder class) took ~3 µs, and an
+    entry has three such columns."""
+    if connection.vendor == "sqlite":
+        return lambda value: None if value is None else orjson.dumps(value).decode()
+    adapt = connection.ops.adapt_json_value
+    return lambda value: None if value is None else adapt(value, None)
 
 
 def _statements() -> tuple[str, str]:
