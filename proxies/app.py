@@ -19,6 +19,7 @@ from providers.base import HOP_BY_HOP, Answer, Fault, Provider, Refusal, Request
 from proxies.cache import Cached, ProxyCache
 from proxies.cache_key import cache_key
 from proxies.failures import PASS, Chaos, StreamRule
+from proxies.interpreter import TakeTurns
 from proxies.request_memo import RequestMemo
 from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool
 
@@ -67,10 +68,12 @@ class ProxyApp:
         self.counters = Counters()
         self.memo = RequestMemo(settings.provider)  # a provider change restarts the proxy with a new app
         self.upstream: UpstreamPool | None = None
+        self.turns: TakeTurns | None = None
 
-    async def start_client(self, upstream_timeout: float) -> None:
-        """Creates the proxy's one pooled upstream client; called on the proxy's own event loop."""
+    async def start(self, upstream_timeout: float, turn_seconds: float) -> None:
+        """On the proxy's own event loop: creates its one pooled upstream client and its turn-taking."""
         self.upstream = UpstreamPool(upstream_timeout)
+        self.turns = TakeTurns(asyncio.get_running_loop(), turn_seconds)
 
     async def close_client(self) -> None:
         self.cache.store_pending()
@@ -106,6 +109,7 @@ class ProxyApp:
             record.latency_ms = (time.perf_counter() - started) * 1000.0
             self.counters.end(record)
             self.enqueue_log(record)
+            self.turns.answered()
 
     async def handle(self, s: ProxySettings, scope, receive, send, record: LogRecord) -> None:
         body = await read_body(receive)

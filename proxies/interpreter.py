@@ -1,4 +1,5 @@
-"""Interpreter settings of a process that runs proxies: the GIL switch interval and the cyclic GC's policy.
+"""Interpreter settings of a process that runs proxies: the GIL switch interval, the cyclic GC's policy, and
+busy proxy loops taking turns.
 
 Every proxy loop of a process shares one GIL with the log writer and db threads, and a full (oldest
 generation) collection stops them all while it walks every long-lived object. Under sustained load the
@@ -6,11 +7,17 @@ requests in flight at each young collection are promoted, so CPython ran a full 
 seconds, each 20-60 ms: the hit p99 at C=64 doubled (bench/run.py). So: start-up objects are frozen out of
 the GC's sight, automatic full collections are off, and the log writer's thread runs one every
 RUBBERDUCK_FULL_GC_SECONDS instead. Young collections (the ones that reclaim almost all garbage) are unchanged.
+
+Busy proxy loops take turns (TakeTurns): left to the GIL's forced switches and the kernel, four busy proxies of
+one process answered with a p99 of ~37 ms where one busy proxy under the same load had ~13 ms; loops that offer
+the core to the other threads every 2 ms (RUBBERDUCK_TURN_SECONDS) bring that to ~15 ms (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import os
 import sys
 import time
 
@@ -37,3 +44,32 @@ class FullCollections:
         if self.seconds > 0 and time.monotonic() >= self.due:
             gc.collect()
             self.due = time.monotonic() + self.seconds
+
+
+class TakeTurns:
+    """Makes a busy proxy loop hand the GIL and the core to the process's other runnable threads about every
+    `seconds`. The GIL's forced switch goes to whichever waiting thread wakes first, and the one that gave it up
+    takes it back at its next I/O, so some loops waited several turns; os.sched_yield puts this thread behind
+    the others. Checked once per loop iteration that answered a request: an idle loop never wakes for it, and a
+    lone busy one pays a syscall a millisecond."""
+
+    __slots__ = ("loop", "seconds", "due", "scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float):
+        self.loop = loop
+        self.seconds = seconds
+        self.due = time.monotonic() + seconds
+        self.scheduled = seconds <= 0  # 0: off, never scheduled
+
+    def answered(self) -> None:
+        """Called by the app after each request, on the loop."""
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self.scheduled = False
+        now = time.monotonic()
+        if now >= self.due:
+            self.due = now + self.seconds
+            os.sched_yield()  # releases the GIL while it yields
