@@ -1,12 +1,37 @@
-"""Busy proxy loops take turns: a loop that answered requests yields the core at most once per turn."""
+"""The interpreter settings of a proxy process: the GC policy, and busy proxy loops taking turns."""
 
 import asyncio
+import gc
 import os
+import sys
 import time
 
 import pytest
 
-from proxies.interpreter import TakeTurns
+from proxies.interpreter import AUTOMATIC_FULL_OFF, YOUNG_THRESHOLD, TakeTurns, tune
+
+
+@pytest.fixture
+def interpreter_restored():
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    yield
+    gc.set_threshold(*thresholds)
+    sys.setswitchinterval(interval)
+    gc.unfreeze()
+
+
+def test_tuned_young_collections_wait_for_more_objects_and_full_ones_never_come_by_themselves(interpreter_restored):
+    gc.set_threshold(700, 10, 10)
+    tune(0.002, full_gc_seconds=60)
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, AUTOMATIC_FULL_OFF)
+    assert sys.getswitchinterval() == pytest.approx(0.002)
+    assert gc.get_freeze_count() > 0
+
+
+def test_full_gc_seconds_0_keeps_cpythons_own_collection_policy(interpreter_restored):
+    gc.set_threshold(700, 10, 10)
+    tune(0.005, full_gc_seconds=0)
+    assert gc.get_threshold() == (700, 10, 10)
 
 
 @pytest.fixture
