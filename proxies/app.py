@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,10 +71,11 @@ class ProxyApp:
         self.upstream: UpstreamPool | None = None
         self.turns: TakeTurns | None = None
 
-    async def start(self, upstream_timeout: float, turn_seconds: float) -> None:
-        """On the proxy's own event loop: creates its one pooled upstream client and its turn-taking."""
+    async def start(self, upstream_timeout: float) -> None:
+        """On the proxy's own event loop: creates its one pooled upstream client and its turn-taking (a turn is
+        the GIL's switch interval, RUBBERDUCK_SWITCH_INTERVAL)."""
         self.upstream = UpstreamPool(upstream_timeout)
-        self.turns = TakeTurns(asyncio.get_running_loop(), turn_seconds)
+        self.turns = TakeTurns(asyncio.get_running_loop(), sys.getswitchinterval())
 
     async def close_client(self) -> None:
         self.cache.store_pending()

@@ -205,7 +205,6 @@ class Runner:
                 row.port,
                 graceful_seconds=settings.RUBBERDUCK_GRACEFUL_STOP_SECONDS,
                 upstream_timeout=settings.RUBBERDUCK_UPSTREAM_TIMEOUT,
-                turn_seconds=settings.RUBBERDUCK_TURN_SECONDS,
                 ssl_context=ssl_context,
             )
             server.start()

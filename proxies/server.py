@@ -48,13 +48,11 @@ class ProxyServer:
         *,
         graceful_seconds: float,
         upstream_timeout: float,
-        turn_seconds: float = 0.0,
         ssl_context: ssl.SSLContext | None = None,
     ):
         self.app = app
         self.host, self.port = host, port
         self.upstream_timeout = upstream_timeout
-        self.turn_seconds = turn_seconds
         self.ssl_context = ssl_context
         config = uvicorn.Config(
             app,
@@ -88,7 +86,7 @@ class ProxyServer:
         asyncio.set_event_loop(loop)
         self.loop = loop
         try:
-            loop.run_until_complete(self.app.start(self.upstream_timeout, self.turn_seconds))
+            loop.run_until_complete(self.app.start(self.upstream_timeout))
             self.server.config.load()
             if self.ssl_context is not None:
                 self.server.config.ssl = self.ssl_context

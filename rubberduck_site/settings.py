@@ -186,9 +186,8 @@ RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=6
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
 # Interpreter settings of a process running proxies (proxies/interpreter.py).
-RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.005)  # GIL hand-over, seconds
+RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.005)  # GIL hand-over, loops' turn
 RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy
-RUBBERDUCK_TURN_SECONDS = env.float("RUBBERDUCK_TURN_SECONDS", default=0.002)  # busy proxy loops take turns; 0: off
 # Logs and metrics (the site settings row, when saved, overrides the retentions; 0 keeps forever).
 RUBBERDUCK_LOG_RETENTION_DAYS = env.int("RUBBERDUCK_LOG_RETENTION_DAYS", default=30)
 RUBBERDUCK_METRICS_RETENTION_DAYS = {
