@@ -77,7 +77,8 @@ class ProxyApp:
         self.upstream = UpstreamPool(upstream_timeout)
         self.turns = TakeTurns(asyncio.get_running_loop(), sys.getswitchinterval())
 
-    async def close_client(self) -> None:
+    async def close(self) -> None:
+        """On the proxy's loop once it stopped serving: hands pending cache stores over, closes its clients."""
         self.cache.store_pending()
         if self.upstream is not None:
             await self.upstream.aclose()

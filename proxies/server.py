@@ -93,7 +93,7 @@ class ProxyServer:
             loop.call_soon(self._started.set)
             loop.run_until_complete(self.server.serve(sockets=[sock]))
             self._cancel_leftovers(loop)
-            loop.run_until_complete(self.app.close_client())
+            loop.run_until_complete(self.app.close())
         except BaseException as e:  # recorded for start(); the runner turns it into last_error
             self._error = e
             log.exception("proxy on port %s crashed", self.port)
