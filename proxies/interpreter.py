@@ -65,7 +65,7 @@ class TakeTurns:
         self.loop = loop
         self.seconds = seconds
         self.due = time.monotonic() + seconds
-        self.scheduled = seconds <= 0  # 0: off, never scheduled
+        self.scheduled = False
 
     def answered(self) -> None:
         """Called by the app after each request, on the loop."""
