@@ -8,7 +8,7 @@ Here a batch costs one bisect per value and one lock; scrapes see the same expos
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
@@ -32,12 +32,12 @@ class BatchHistogram:
         self._lock = threading.Lock()
 
     def observe_many(self, labels: tuple[str, ...], values: Iterable[float]) -> None:
-        """Adds every value to the series of `labels` (Prometheus buckets: a value counts where value <= le)."""
-        bounds = self.bounds
-        counts, total = [0] * (len(bounds) + 1), 0.0
-        for value in values:
-            counts[bisect_left(bounds, value)] += 1
-            total += value
+        """Adds every value to the series of `labels` (Prometheus buckets: a value counts where value <= le).
+        Sorted once, the values are split at each bound by a bisection: no Python step per value."""
+        ordered = sorted(values)
+        below = [bisect_right(ordered, bound) for bound in self.bounds]  # values <= bound, per bound
+        counts = [n - previous for n, previous in zip([*below, len(ordered)], [0, *below], strict=True)]
+        total = sum(ordered)
         with self._lock:
             series = self._series.setdefault(labels, Series([0] * len(counts)))
             for i, n in enumerate(counts):
