@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from logs.records import Entry
+from logs.records import Entry, rows_of
 from logs.selectors import entry_of_row
 
 log = logging.getLogger("rubberduck.logs")
@@ -60,7 +60,8 @@ def _report(future) -> None:
         log.warning("publishing log entries failed: %r", future.exception())
 
 
-def publish_rows(entries: list[Entry]) -> None:
+def publish_rows(batch: Entry) -> None:
+    """A log-writer sink: sends a committed batch (column by column) to its owners' groups."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -68,7 +69,7 @@ def publish_rows(entries: list[Entry]) -> None:
     if loop is None:
         return
     by_owner: dict[int, list[dict]] = defaultdict(list)
-    for e in entries:
+    for e in rows_of(batch):
         by_owner[e.owner_id].append(entry_of_row(e))
     for owner_id, entries in by_owner.items():
         for i in range(0, len(entries), MESSAGE_ENTRIES):

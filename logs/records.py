@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from operator import itemgetter
 from typing import NamedTuple
 
 from providers.base import Usage
@@ -65,18 +64,20 @@ class Entry(NamedTuple):
     owner_id: int
 
 
-_proxy_and_owner = itemgetter(2, 15)  # Entry.proxy_id, Entry.owner_id
-
-
-def by_proxy(entries: list[Entry]) -> list[Entry]:
-    """The entries grouped by proxy (and owner), each group column by column: an Entry whose fields are tuples, one
-    value per row. For the writer's sinks, which count and sum columns in C rather than visit rows in Python. A
-    batch is almost always one proxy's: then this is one transposition."""
-    if not entries:
+def by_proxy(batch: Entry) -> list[Entry]:
+    """A batch (logs.writer.batch_of: an Entry of columns) split by proxy (and owner), each part a batch too. For
+    the writer's sinks, which count and sum columns in C rather than visit rows in Python. A batch is almost
+    always one proxy's, and then it is its only part."""
+    if not batch.id:
         return []
-    if len(set(map(_proxy_and_owner, entries))) == 1:
-        return [Entry._make(zip(*entries, strict=True))]
-    groups: dict[tuple[int, int], list[Entry]] = defaultdict(list)
-    for e in entries:
-        groups[_proxy_and_owner(e)].append(e)
-    return [Entry._make(zip(*group, strict=True)) for group in groups.values()]
+    if len(set(batch.proxy_id)) == 1 and len(set(batch.owner_id)) == 1:
+        return [batch]
+    groups: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    for row in zip(*batch, strict=True):
+        groups[(row[2], row[15])].append(row)
+    return [Entry._make(zip(*rows, strict=True)) for rows in groups.values()]
+
+
+def rows_of(batch: Entry) -> list[Entry]:
+    """A batch (logs.writer.batch_of) as one Entry per row."""
+    return list(map(Entry._make, zip(*batch, strict=True)))

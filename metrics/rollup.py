@@ -76,10 +76,11 @@ def upsert(window: str, rows: list[dict], *, add: Iterable[str] = (), replace: I
                 cursor.executemany(f"{insert} ON CONFLICT {target} DO UPDATE SET {', '.join(sets)}", params)
 
 
-def minute_counts(entries: list[Entry]) -> list[dict]:
-    """A batch of log entries as additions to 1 m buckets, per proxy and per owner (proxy None)."""
+def minute_counts(batch: Entry) -> list[dict]:
+    """A batch of log entries (column by column, logs.writer.batch_of) as additions to 1 m buckets, per proxy and
+    per owner (proxy None)."""
     buckets, owners = [], {}
-    for proxy_columns in by_proxy(entries):
+    for proxy_columns in by_proxy(batch):
         owner_id, proxy_id = proxy_columns.owner_id[0], proxy_columns.proxy_id[0]
         for minute, column in by_minute(proxy_columns):
             start = datetime.fromtimestamp(minute, tz=UTC)
@@ -157,8 +158,8 @@ class Rollup:
         writer.in_transaction.append(self.add_rows)
         writer.periodic.append(self.tick)
 
-    def add_rows(self, entries: list[Entry]) -> None:
-        buckets = minute_counts(entries)
+    def add_rows(self, batch: Entry) -> None:
+        buckets = minute_counts(batch)
         upsert("1m", buckets, add=COUNTS)
         self._mark(b["start"] for b in buckets)
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from logs.records import Entry, LogRecord
-from logs.writer import entries_of
+from logs.records import Entry, LogRecord, rows_of
+from logs.writer import batch_of
 from providers.base import Usage
 
 
@@ -20,13 +20,24 @@ def every_field_set() -> LogRecord:
 
 
 def test_a_queued_record_becomes_its_entry():
-    assert entries_of([every_field_set().frozen()], [7]) == [
+    assert rows_of(batch_of([every_field_set().frozen()], [7])) == [
         Entry(id=7, timestamp=3.5, proxy_id=1, ip="::1", method="POST", path="/v1/messages", prompt_hash="ab",
               status_code=429, latency_ms=1.25, cache="miss", failure="rate_limit", model="m-1", prompt_tokens=10,
               completion_tokens=5, cost_usd=None, owner_id=2)  # an unknown provider: no guess
     ]  # fmt: skip
-    [bare] = entries_of([LogRecord(proxy_id=1, owner_id=2, timestamp=0.0, ip="", method="GET", path="/").frozen()], [1])
+    bare_record = LogRecord(proxy_id=1, owner_id=2, timestamp=0.0, ip="", method="GET", path="/").frozen()
+    [bare] = rows_of(batch_of([bare_record], [1]))
     assert (bare.model, bare.prompt_tokens, bare.completion_tokens, bare.cache) == ("", None, None, "bypass")
+
+
+def test_a_batch_cuts_long_paths_and_models_to_their_columns_and_keeps_the_rest():
+    long = LogRecord(proxy_id=1, owner_id=2, timestamp=0.0, ip="", method="GET", path="/" + "p" * 600,
+                     usage=Usage(model="m" * 300)).frozen()  # fmt: skip
+    short = every_field_set().frozen()
+    batch = batch_of([long, short], [1, 2])
+    assert [len(path) for path in batch.path] == [500, len("/v1/messages")]
+    assert [len(model) for model in batch.model] == [200, len("m-1")]
+    assert rows_of(batch)[1] == rows_of(batch_of([short], [2]))[0]
 
 
 def test_a_queued_record_is_untracked_after_one_young_collection():

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from logs.writer import entries_of
+from logs.writer import batch_of
 from metrics.rollup import Rollup, floor
 from providers.base import Usage
 from tests.logs.factories import proxy_for, record, write
@@ -46,7 +46,7 @@ def test_prometheus_is_open_to_loopback_only_when_no_token_is_set(client, settin
     write(record(proxy_for(user), timezone.now(), failure="rate_limit", status_code=429))
     from metrics.prometheus import observe_rows
 
-    observe_rows(entries_of([record(proxy_for(user, "q"), timezone.now().timestamp(), cache="hit").frozen()], [1]))
+    observe_rows(batch_of([record(proxy_for(user, "q"), timezone.now().timestamp(), cache="hit").frozen()], [1]))
 
     response = client.get("/metrics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
@@ -62,7 +62,7 @@ def test_prometheus_counts_every_row_of_a_mixed_batch(user, other_user):
 
     a, b = proxy_for(user, "a"), proxy_for(other_user, "b")
     now = timezone.now().timestamp()
-    rows = entries_of([r.frozen() for r in (
+    batch = batch_of([r.frozen() for r in (
         record(a, now, cache="hit", latency_ms=2.0), record(a, now, cache="hit", latency_ms=3.0),
         record(a, now, status_code=500), record(a, now, failure="rate_limit", status_code=429),
         record(b, now, cache="hit"), record(b, now, failure="timeout", status_code=200),
@@ -77,7 +77,7 @@ def test_prometheus_counts_every_row_of_a_mixed_batch(user, other_user):
         return 0
 
     la, lb = (str(a.id), str(user.id)), (str(b.id), str(other_user.id))
-    observe_rows(rows)
+    observe_rows(batch)
     assert value(REQUESTS, *la, "hit") == 2 and value(REQUESTS, *la, "miss") == 2
     assert value(REQUESTS, *lb, "hit") == 1 and value(REQUESTS, *lb, "miss") == 1
     assert value(CACHE_HITS, *la) == 2 and value(CACHE_HITS, *lb) == 1
@@ -95,12 +95,12 @@ def test_prometheus_wants_the_bearer_token_when_one_is_set(client, settings):
 
 
 def test_a_model_genai_prices_does_not_know_costs_null_never_a_guess(user):
-    [row] = entries_of([record(proxy_for(user), 0.0, usage=Usage(model="acme-unknown-9", input_tokens=10,
-                                                                 output_tokens=5), pricing_provider="openai").frozen()], [1])  # fmt: skip
-    assert row.cost_usd is None
-    [known] = entries_of([record(proxy_for(user, "k"), 0.0, usage=Usage(model="gpt-4o", input_tokens=10,
-                                                                       output_tokens=5), pricing_provider="openai").frozen()], [2])  # fmt: skip
-    assert known.cost_usd > 0
+    [unknown] = batch_of([record(proxy_for(user), 0.0, usage=Usage(model="acme-unknown-9", input_tokens=10,
+                                                                   output_tokens=5), pricing_provider="openai").frozen()], [1]).cost_usd  # fmt: skip
+    assert unknown is None
+    [known] = batch_of([record(proxy_for(user, "k"), 0.0, usage=Usage(model="gpt-4o", input_tokens=10,
+                                                                      output_tokens=5), pricing_provider="openai").frozen()], [2]).cost_usd  # fmt: skip
+    assert known > 0
 
 
 def test_cached_prompt_tokens_cost_what_the_provider_charges_for_them(user):
@@ -108,7 +108,7 @@ def test_cached_prompt_tokens_cost_what_the_provider_charges_for_them(user):
 
     def cost(cached):
         usage = Usage(model="gpt-4o", input_tokens=10_000, output_tokens=100, cache_read_tokens=cached)
-        return entries_of([record(proxy, 0.0, usage=usage, pricing_provider="openai").frozen()], [1])[0].cost_usd
+        return batch_of([record(proxy, 0.0, usage=usage, pricing_provider="openai").frozen()], [1]).cost_usd[0]
 
     assert cost(8_000) < cost(None)
     # gpt-4o: $2.50 per M input, $1.25 per M cached input, $10 per M output
