@@ -1,6 +1,7 @@
 """A log record travels to the writer as one flat tuple that the cyclic GC stops tracking."""
 
 import gc
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -83,3 +84,25 @@ def test_an_entry_starts_with_the_tables_columns_in_order():
 
     # the writer sends Entry fields as the INSERT's parameters by position, the live stream reads them so too
     assert Entry._fields == (*ENTRY_COLUMNS, "owner_id")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_sleeps_its_interval_unless_a_batch_fills_up_or_it_is_stopped(user):
+    from logs.models import LogEntry
+    from logs.writer import LogWriter
+    from tests.conftest import wait_until
+    from tests.logs.factories import proxy_for, record
+
+    proxy = proxy_for(user)
+    writer = LogWriter(interval=3600, batch=3)  # an hour: only a full batch or stop() can wake it
+    writer.start()
+    for i in range(2):
+        writer.enqueue(record(proxy, 1764000000 + i))
+    assert writer.written == 0
+    writer.enqueue(record(proxy, 1764000002))
+    wait_until(lambda: writer.written == 3, timeout=10)
+    writer.enqueue(record(proxy, 1764000003))
+    started = time.monotonic()
+    writer.stop()
+    assert time.monotonic() - started < 10
+    assert LogEntry.objects.count() == 4
