@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -72,10 +73,15 @@ def by_proxy(batch: Entry) -> list[Entry]:
         return []
     if len(set(batch.proxy_id)) == 1 and len(set(batch.owner_id)) == 1:
         return [batch]
-    groups: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    return list(split(batch, lambda row: (row[2], row[15])).values())  # proxy_id, owner_id
+
+
+def split(batch: Entry, key: Callable[[tuple], Hashable]) -> dict[Hashable, Entry]:
+    """A batch's rows grouped by key(row), each group a batch (column by column) again."""
+    groups: dict[Hashable, list[tuple]] = defaultdict(list)
     for row in zip(*batch, strict=True):
-        groups[(row[2], row[15])].append(row)
-    return [Entry._make(zip(*rows, strict=True)) for rows in groups.values()]
+        groups[key(row)].append(row)
+    return {k: Entry._make(zip(*rows, strict=True)) for k, rows in groups.items()}
 
 
 def rows_of(batch: Entry) -> list[Entry]:

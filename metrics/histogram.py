@@ -2,7 +2,8 @@
 
 prometheus_client's Histogram takes one value per observe(), with a bucket scan and a lock each; the log
 writer observes every request, so that was a per-row cost on a thread that shares the GIL with the proxies.
-Here a batch costs one bisect per value and one lock; scrapes see the same exposition as a Histogram's.
+Here a batch costs one sort, a bisection per bucket and one lock; scrapes see the same exposition as a
+Histogram's.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from logs.records import Entry, by_proxy
+from logs.records import Entry, by_proxy, split
 from metrics.models import MetricBucket
 
 log = logging.getLogger("rubberduck.metrics")
@@ -97,14 +97,11 @@ def minute_counts(batch: Entry) -> list[dict]:
 
 def by_minute(column: Entry) -> list[tuple[int, Entry]]:
     """One proxy's columns (records.by_proxy) split by the minute of their timestamps. A batch spans ~0.1 s:
-    usually one minute, found from the first and last timestamps without a step per row."""
+    usually one minute, known from its earliest and latest timestamps without a step per row."""
     first, last = int(min(column.timestamp) // 60) * 60, int(max(column.timestamp) // 60) * 60
     if first == last:
         return [(first, column)]
-    rows: dict[int, list] = defaultdict(list)
-    for row in zip(*column, strict=True):
-        rows[int(row[1] // 60) * 60].append(row)
-    return [(minute, Entry._make(zip(*group, strict=True))) for minute, group in rows.items()]
+    return list(split(column, lambda row: int(row[1] // 60) * 60).items())  # row[1]: timestamp
 
 
 def add_counts(counts: dict, column: Entry) -> None:
