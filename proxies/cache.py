@@ -1,7 +1,7 @@
 """The response cache: a byte-bounded in-memory LRU in front of the durable CacheEntry table.
 
-The request path never touches the database directly: lookups that miss memory but are known to be
-stored go to `db` (a one-thread executor), and stores are queued there too.
+The request path never touches the database directly: lookups that miss memory but are stored go to `db` (a
+one-thread executor) by row id, and stores are queued there too.
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ import threading
 from collections import OrderedDict, deque
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from providers.base import Usage
+
+if TYPE_CHECKING:
+    from proxies.store import RowIds
 
 
 @dataclass(slots=True)
@@ -88,13 +92,13 @@ STORE_GATHER_SECONDS = 0.05
 
 
 class ProxyCache:
-    """The cache of one proxy: memory first, then the database for keys known to be stored."""
+    """The cache of one proxy: memory first, then the database for keys stored there (`rows`, store.RowIds)."""
 
-    def __init__(self, proxy_id: int, lru: MemoryLRU, db: Executor, known_keys: set[str]):
+    def __init__(self, proxy_id: int, lru: MemoryLRU, db: Executor, rows: RowIds):
         self.proxy_id = proxy_id
         self.lru = lru
         self.db = db
-        self.known = known_keys
+        self.rows = rows
         self.pending_hits: dict[str, int] = {}
         # Entries waiting to be stored: one db job writes all that gathered (a job per entry cost a third
         # of the GIL on miss load, bench/profile.py). deque append/popleft are atomic across threads.
@@ -103,14 +107,12 @@ class ProxyCache:
 
     async def get(self, key: str) -> Cached | None:
         entry = self.lru.get(self.proxy_id, key)
-        if entry is None and key in self.known:
+        if entry is None and (row_id := self.rows.ids.get(key)) is not None:
             from proxies import store
 
             loop = asyncio.get_running_loop()
-            entry = await loop.run_in_executor(self.db, store.load_entry, self.proxy_id, key)
-            if entry is None:
-                self.known.discard(key)
-            else:
+            entry = await loop.run_in_executor(self.db, store.load_entry, self.rows, key, row_id)
+            if entry is not None:
                 self.lru.put(self.proxy_id, key, entry)
         if entry is not None:
             self.pending_hits[key] = self.pending_hits.get(key, 0) + 1
@@ -124,7 +126,6 @@ class ProxyCache:
         """Called on the proxy's loop: the entry is served from memory at once and stored STORE_GATHER_SECONDS
         later with the others that arrived meanwhile."""
         self.lru.put(self.proxy_id, key, entry)
-        self.known.add(key)
         self.pending.append((key, entry))
         if not self._store_scheduled:
             self._store_scheduled = True
@@ -146,7 +147,7 @@ class ProxyCache:
             key, entry = self.pending.popleft()
             batch[key] = entry
         if batch:
-            save_entries(self.proxy_id, batch)
+            save_entries(self.proxy_id, self.rows, batch)
 
     def take_hits(self) -> dict[str, int]:
         """The hit counts gathered since the last call (flushed to the table by the runner)."""
@@ -156,4 +157,4 @@ class ProxyCache:
     def clear(self) -> None:
         self.pending.clear()
         self.lru.clear(self.proxy_id)
-        self.known.clear()
+        self.rows.ids.clear()

@@ -61,8 +61,8 @@ class CacheEntry(models.Model):
     """A complete 2xx answer. For a stream, `body` holds all its bytes and `chunks` how they arrived:
     [[offset_ms, length], ...], so a replay can re-cut and re-pace them."""
 
-    proxy = models.ForeignKey(Proxy, on_delete=models.CASCADE, related_name="cache_entries")
-    key = models.CharField(max_length=64)
+    proxy = models.ForeignKey(Proxy, on_delete=models.CASCADE, related_name="cache_entries", db_index=False)
+    key = models.CharField(max_length=64)  # not indexed: rows are found by id (proxies/store.py, RowIds)
     status = models.PositiveSmallIntegerField()
     headers = models.JSONField(default=list)
     body = models.BinaryField(default=b"")
@@ -73,7 +73,8 @@ class CacheEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["proxy", "key"], name="cache_entry_unique_key")]
+        # A proxy's rows in the order they were written: loaded at start, read back after each batch, deleted together.
+        indexes = [models.Index(fields=["proxy", "id"], name="cache_entry_proxy_rows")]
         verbose_name_plural = "cache entries"
 
     def __str__(self):

@@ -170,7 +170,7 @@ class Runner:
                     running.cache_cleared_at = row.cache_cleared_at
                 hits = running.server.app.cache.take_hits()
                 if hits:
-                    self.db.submit(store.add_hits, pid, hits)
+                    self.db.submit(store.add_hits, running.server.app.cache.rows, hits)
 
         for pid, row in wanted.items():
             if pid not in self.running and self.failed.get(pid) != row.updated_at:
@@ -192,7 +192,7 @@ class Runner:
 
     def _start(self, row: Proxy) -> None:
         try:
-            cache = ProxyCache(row.id, self.lru, self.db, store.known_keys(row.id))
+            cache = ProxyCache(row.id, self.lru, self.db, store.RowIds.load(row.id))
             app = ProxyApp(self._settings_of(row), cache, self.enqueue_log)
             ssl_context = None
             if row.tls:

@@ -13,14 +13,36 @@ from proxies.cache import Cached
 from proxies.models import CacheEntry
 
 
-def known_keys(proxy_id: int) -> set[str]:
-    return set(CacheEntry.objects.filter(proxy_id=proxy_id).values_list("key", flat=True))
+class RowIds:
+    """Where one proxy's stored answers are: cache key -> id of its CacheEntry row.
+
+    The table has no index on the key. Keys are sha256 digests, so each insert into such an index landed on
+    another of its pages, and SQLite wrote every page a batch touched to the WAL at commit and again at the
+    checkpoint: 18.6 µs an entry, against 4.1 with only the (proxy, id) index, which inserts append to
+    (docs/performance.md). So a proxy loads its keys' row ids at start and reads and updates rows by id. Written
+    on the db thread only; the proxy's loop reads `ids`, and clearing the cache empties it.
+    """
+
+    def __init__(self, ids: dict[str, int]):
+        self.ids = ids
+        self.last = max(ids.values(), default=0)  # new rows of this proxy have higher ids: read back after a batch
+
+    @classmethod
+    def load(cls, proxy_id: int) -> RowIds:
+        """The proxy's rows as stored; should a key have two (written by two runners), the later one counts."""
+        rows = CacheEntry.objects.filter(proxy_id=proxy_id).order_by("id").values_list("key", "id")
+        return cls(dict(rows.iterator(chunk_size=10_000)))
+
+    def forget(self, key: str, row_id: int) -> None:
+        if self.ids.get(key) == row_id:
+            del self.ids[key]
 
 
-def load_entry(proxy_id: int, key: str) -> Cached | None:
+def load_entry(rows: RowIds, key: str, row_id: int) -> Cached | None:
     close_old_connections()
-    row = CacheEntry.objects.filter(proxy_id=proxy_id, key=key).first()
-    if row is None:
+    row = CacheEntry.objects.filter(id=row_id).first()
+    if row is None:  # deleted meanwhile (the cache was cleared)
+        rows.forget(key, row_id)
         return None
     return Cached(
         status=row.status,
@@ -31,24 +53,37 @@ def load_entry(proxy_id: int, key: str) -> Cached | None:
     )
 
 
-def save_entries(proxy_id: int, entries: dict[str, Cached]) -> None:
-    """Upserts a batch of entries of one proxy in one transaction, with a plain executemany. bulk_create built
-    model instances and compiled its SQL for every batch (~0.45 ms a batch, ~0.13 ms an entry; batches are
-    small under load) on a thread that shares the GIL and the core with the proxies: misses at C=64 went
-    from ~800 to ~1,000 per second when this replaced it (docs/performance.md)."""
+def save_entries(proxy_id: int, rows: RowIds, entries: dict[str, Cached]) -> None:
+    """Writes a batch of one proxy's entries in one transaction: new keys as new rows, whose ids it then reads
+    back, a key stored already in place (keeping its hit count and creation time). Plain executemany: bulk_create
+    built model instances and compiled its SQL for every batch (~0.13 ms an entry) on a thread that shares the
+    GIL and the core with the proxies (docs/performance.md)."""
     close_old_connections()
     created_at = connection.ops.adapt_datetimefield_value(timezone.now())
     json_or_null = json_adapter()
-    rows = [
-        (proxy_id, key, entry.status, json_or_null(entry.headers), entry.body, json_or_null(entry.chunks),
-         json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body), 0, created_at)
-        for key, entry in entries.items()
-    ]  # fmt: skip
+    inserts, updates = [], []
+    for key, entry in entries.items():
+        answer = (entry.status, json_or_null(entry.headers), entry.body, json_or_null(entry.chunks),
+                  json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body))  # fmt: skip
+        row_id = rows.ids.get(key)
+        if row_id is None:
+            inserts.append((proxy_id, key, *answer, 0, created_at))
+        else:
+            updates.append((*answer, row_id))
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(UPSERT, rows)
+            if updates:
+                cursor.executemany(UPDATE, updates)
+            if inserts:
+                cursor.executemany(INSERT, inserts)
+                cursor.execute(NEW_ROWS, (proxy_id, rows.last))
+                new = cursor.fetchall()
     except IntegrityError:  # the proxy was deleted meanwhile
-        pass
+        return
+    if inserts:
+        for row_id, key in new:
+            rows.ids[key] = row_id
+            rows.last = row_id
 
 
 def json_adapter() -> Callable[[object], object]:
@@ -61,29 +96,30 @@ def json_adapter() -> Callable[[object], object]:
     return lambda value: None if value is None else adapt(value, None)
 
 
-def _statements() -> tuple[str, str]:
-    """The upsert (INSERT … ON CONFLICT (proxy, key) DO UPDATE, the same text on SQLite 3.24+ and PostgreSQL;
-    a stored entry keeps its hit count and creation time) and the hit-count update, built once."""
+def _statements() -> tuple[str, str, str, str]:
+    """The SQL of the db thread's writes, built once: insert, update in place, read back a proxy's new rows, add
+    hits. The same text on SQLite and PostgreSQL."""
     quote = connection.ops.quote_name
     column = {f.name: quote(f.column) for f in CacheEntry._meta.concrete_fields}
     table = quote(CacheEntry._meta.db_table)
     inserted = ["proxy", "key", "status", "headers", "body", "chunks", "usage", "size", "hits", "created_at"]
     updated = ["status", "headers", "body", "chunks", "usage", "size"]
-    upsert = (
-        f"INSERT INTO {table} ({', '.join(column[f] for f in inserted)}) "
-        f"VALUES ({', '.join(['%s'] * len(inserted))}) "
-        f"ON CONFLICT ({column['proxy']}, {column['key']}) DO UPDATE SET "
-        + ", ".join(f"{column[f]} = excluded.{column[f]}" for f in updated)
-    )
-    hits, proxy, key = column["hits"], column["proxy"], column["key"]
-    add_hits = f"UPDATE {table} SET {hits} = {hits} + %s WHERE {proxy} = %s AND {key} = %s"
-    return upsert, add_hits
+    row_id, proxy, key, hits = column["id"], column["proxy"], column["key"], column["hits"]
+    columns, values = ", ".join(column[f] for f in inserted), ", ".join(["%s"] * len(inserted))
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({values})"
+    update = f"UPDATE {table} SET {', '.join(f'{column[f]} = %s' for f in updated)} WHERE {row_id} = %s"
+    new_rows = f"SELECT {row_id}, {key} FROM {table} WHERE {proxy} = %s AND {row_id} > %s ORDER BY {row_id}"
+    add_hits = f"UPDATE {table} SET {hits} = {hits} + %s WHERE {row_id} = %s"
+    return insert, update, new_rows, add_hits
 
 
-UPSERT, ADD_HITS = _statements()
+INSERT, UPDATE, NEW_ROWS, ADD_HITS = _statements()
 
 
-def add_hits(proxy_id: int, hits: dict[str, int]) -> None:
-    """Adds a second's hit counts, one statement for all keys (an ORM update per key cost ~0.3 ms each)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(ADD_HITS, [(n, proxy_id, key) for key, n in hits.items()])
+def add_hits(rows: RowIds, hits: dict[str, int]) -> None:
+    """Adds a second's hit counts, one statement for all keys (an ORM update per key cost ~0.3 ms each). Hits of
+    an answer not stored yet are not counted."""
+    counts = [(n, row_id) for key, n in hits.items() if (row_id := rows.ids.get(key)) is not None]
+    if counts:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(ADD_HITS, counts)
