@@ -1,9 +1,10 @@
-"""The route and cache key of recently seen requests, remembered by the bytes that decide them.
+"""The route and cache key of recently repeated requests, remembered by the bytes that decide them.
 
 An SDK repeats a request byte for byte, so a repeat's route (endpoint regexes, JSON parse) and cache key
 (canonical JSON, sha256) are looked up instead of recomputed: most of a cache hit's own work, and more the
 longer the prompt. The fingerprint holds exactly what `Provider.route` and `Provider.cache_key_parts` may
-read (their contract in providers/base.py). Bounded: a few hundred entries, bodies up to 16 KiB.
+read (their contract in providers/base.py). Bounded: a few hundred entries, bodies up to 16 KiB. The app puts a
+request here once the cache answers it, so requests seen once (every miss) neither pay for it nor push out repeats.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ class RequestMemo:
         self.entries = entries
         self.max_body = max_body
         self._known: OrderedDict[tuple, tuple[Route, str]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._known)
 
     def fingerprint(self, request: Request) -> tuple | None:
         if len(request.body) > self.max_body:

@@ -139,6 +139,8 @@ def test_a_cached_entry_survives_a_restart_of_the_runner(api, make_proxy, openai
         )
         assert raw.headers["x-rubberduck-cache"] == "hit"
         assert raw.parse().choices[0].message.content == "Hello from the fake upstream!"
+        again.reconcile()  # flushes the hit count to the answer's row
+        wait_until(lambda: CacheEntry.objects.get(proxy_id=proxy["id"]).hits == 1)
     finally:
         again.shutdown("force")
     assert len(openai_upstream.requests) == 1

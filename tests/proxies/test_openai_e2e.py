@@ -13,6 +13,7 @@ import openai
 import pytest
 from django.conf import settings
 
+from proxies import app
 from tests.conftest import flushed_logs, wait_until
 from tests.fakes.server import Reply
 
@@ -52,6 +53,19 @@ def test_it_forwards_then_serves_the_second_identical_call_from_cache(proxy, ope
     assert (entries[0].prompt_tokens, entries[0].completion_tokens) == (11, 7)
     assert entries[0].cost_usd is not None and entries[0].cost_usd > 0
     assert entries[1].prompt_tokens == 11
+
+
+def test_a_request_is_remembered_only_once_the_cache_answers_it(proxy, openai_upstream, runner):
+    client = client_for(proxy)
+    memo = runner.running[proxy["id"]].server.app.memo
+    ask = lambda content: client.chat.completions.with_raw_response.create(  # noqa: E731
+        model="gpt-4o-mini", messages=[{"role": "user", "content": content}]
+    )
+    for content in ("one", "two", "three"):
+        assert ask(content).headers["x-rubberduck-cache"] == "miss"
+    assert len(memo) == 0  # requests seen once: routed and keyed, not remembered
+    assert [ask("two").headers["x-rubberduck-cache"] for _ in range(3)] == ["hit", "hit", "hit"]
+    assert len(memo) == 1 and len(openai_upstream.requests) == 3
 
 
 def test_it_keys_on_the_body_not_on_volatile_headers(proxy, openai_upstream):
@@ -195,11 +209,14 @@ def test_an_unknown_path_gets_openais_404_shape(proxy):
 # 0.01 s: the client leaves before the proxy starts watching for that (app.WATCH_AFTER_SECONDS), and is seen then.
 @pytest.mark.parametrize("client_timeout", [0.01, 0.3])
 def test_a_client_that_disconnects_cancels_its_upstream_request(proxy, openai_upstream, runner, client_timeout):
-    openai_upstream.queue(Reply(200, [("content-type", "application/json")], b"{}", delay=2.0))
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(proxy["base_url"] + "/chat/completions", json={"model": "m", "messages": []}, timeout=client_timeout)
-    entries = wait_until(lambda: flushed_logs(runner, proxy["id"]), timeout=3)
-    assert entries[0].status_code == 499
+    for n in (1, 2):  # the second after the proxy stopped watching, as nothing was in flight
+        openai_upstream.queue(Reply(200, [("content-type", "application/json")], b"{}", delay=2.0))
+        with pytest.raises(httpx.ReadTimeout):
+            body = {"model": "m", "messages": [], "n": n}
+            httpx.post(proxy["base_url"] + "/chat/completions", json=body, timeout=client_timeout)
+        entries = wait_until(lambda n=n: flushed_logs(runner, proxy["id"])[n - 1 :], timeout=3)
+        assert [e.status_code for e in entries] == [499]
+        time.sleep(4 * app.WATCH_AFTER_SECONDS)  # nothing in flight: the proxy stops sweeping
 
 
 def test_no_prompt_or_key_reaches_the_database(proxy, runner):

@@ -121,25 +121,6 @@ def test_running_proxies_start_again_after_a_restart(api, make_proxy, openai_ups
         again.shutdown("force")
 
 
-def test_an_answer_stored_before_a_restart_is_served_from_the_database(api, make_proxy, openai_upstream, runner):
-    proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
-    client = openai.OpenAI(base_url=proxy["base_url"], api_key="sk-x", max_retries=0)
-    ask = lambda: client.chat.completions.with_raw_response.create(  # noqa: E731
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Remember me"}]
-    )
-    assert ask().headers["x-rubberduck-cache"] == "miss"
-    runner.shutdown("graceful")
-    again = Runner()  # a new process's memory: the answer is only in the database
-    again.start(embedded=True)
-    try:
-        assert ask().headers["x-rubberduck-cache"] == "hit"
-        assert len(openai_upstream.requests) == 1
-        again.reconcile()  # flushes the hit count to the answer's row
-        wait_until(lambda: CacheEntry.objects.get(proxy_id=proxy["id"]).hits == 1)
-    finally:
-        again.shutdown("force")
-
-
 def test_reconcile_is_idempotent(make_proxy, runner, openai_upstream):
     proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
     server = runner.running[proxy["id"]].server
