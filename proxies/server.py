@@ -12,6 +12,7 @@ import uvicorn
 import uvloop
 
 from proxies.app import ProxyApp
+from proxies.protocol import HttpProtocol
 
 log = logging.getLogger("rubberduck.runner")
 # A stream cut on purpose or a client gone mid-answer is not a server error worth a traceback.
@@ -56,7 +57,7 @@ class ProxyServer:
         self.ssl_context = ssl_context
         config = uvicorn.Config(
             app,
-            http="httptools",
+            http=HttpProtocol,
             lifespan="off",
             # The client IP is the TCP peer: IP rules must not be talked past with X-Forwarded-For.
             proxy_headers=False,
