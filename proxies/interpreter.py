@@ -13,7 +13,8 @@ second (0.2 ms each) plus a middle one every ten (1-6 ms): 8 % of the process's 
 
 Busy proxy loops take turns (TakeTurns): left to the GIL's forced switches and the kernel, four busy proxies of
 one process answered with a p99 of ~37 ms where one busy proxy under the same load had ~13 ms; loops that offer
-the core to the other threads once per switch interval (5 ms) bring that to ~20 ms (docs/performance.md).
+the core to the other threads once per switch interval bring that to ~20 ms with 5 ms turns, and on a faster
+machine, whose one busy proxy answered within ~8.5 ms, to ~13 ms with 3 ms turns (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ class TakeTurns:
     `seconds` (a proxy's loop: the switch interval). The GIL's forced switch goes to whichever waiting thread
     wakes first, and the one that gave it up takes it back at its next I/O, so some loops waited several turns;
     os.sched_yield puts this thread behind the others. Checked once per loop iteration that answered a request:
-    an idle loop never wakes for it, and a lone busy one pays a syscall a turn. Shorter turns cost throughput:
-    with 2 ms turns four busy proxies served ~0.89x one busy proxy's requests at 1.1x its p99, with 5 ms
-    ~0.91x at 1.5x."""
+    an idle loop never wakes for it, and a lone busy one pays a syscall a turn. A turn sets the p99 of four busy
+    proxies (~3 turns plus one's own) more than their throughput: on one machine, against one busy proxy,
+    2 ms turns gave 0.86x its requests at 1.48x its p99, 3 ms 0.90x at 1.50x, 5 ms 0.85x at 2.1x, and 20 ms
+    0.92x at 3.9x; a lone busy proxy's CPU per request is the same with 3 and 5 ms."""
 
     __slots__ = ("loop", "seconds", "due", "scheduled")
 

@@ -186,7 +186,7 @@ RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=6
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
 # Interpreter settings of a process running proxies (proxies/interpreter.py).
-RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.005)  # GIL hand-over, loops' turn
+RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn
 RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy
 # Logs and metrics (the site settings row, when saved, overrides the retentions; 0 keeps forever).
 RUBBERDUCK_LOG_RETENTION_DAYS = env.int("RUBBERDUCK_LOG_RETENTION_DAYS", default=30)
