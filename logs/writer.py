@@ -1,14 +1,15 @@
 """The one log writer of a runner process.
 
 The request path appends a LogRecord to an in-memory deque (about a microsecond, thread-safe). This
-thread drains it every ~100 ms, or sooner once 2,000 rows wait, and writes each batch in one transaction
+thread drains it every ~100 ms, or sooner once 500 rows wait, and writes each batch in one transaction
 with multi-row INSERTs; sinks then see the committed batch (metrics roll-ups, live streams).
 
 Everything here shares the GIL, and on a busy machine the core, with the proxies: a row's cost is paid by
 the hits it displaces (bench/run.py "logging cost"). So a batch of queued records is turned around column by
 column (transposed, mapped and chained in C, with no Python step per row where a column needs none), without
 dicts or datetimes, and batches are large enough that the per-batch work (transaction, id allocation, roll-up
-upserts) stays small per row.
+upserts) stays small per row. Not larger: a flush of 2,000 rows kept the proxies from the GIL long enough to put
+the hit p99 at C=64 at 7.2-8.2 ms, where 500 give 6.0-6.1 ms for the same CPU (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ Sink = Callable[[Entry], None]  # gets a committed batch, column by column (batc
 
 
 class LogWriter:
-    def __init__(self, interval: float = 0.1, batch: int = 2000):
+    def __init__(self, interval: float = 0.1, batch: int = 500):
         self.queue: deque[tuple] = deque()  # LogRecord.frozen() values
         self.interval = interval
         self.batch = batch
