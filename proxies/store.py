@@ -70,6 +70,7 @@ def save_entries(proxy_id: int, rows: RowIds, entries: dict[str, Cached]) -> Non
             inserts.append((proxy_id, key, *answer, 0, created_at))
         else:
             updates.append((*answer, row_id))
+    new = []
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             if updates:
@@ -80,10 +81,9 @@ def save_entries(proxy_id: int, rows: RowIds, entries: dict[str, Cached]) -> Non
                 new = cursor.fetchall()
     except IntegrityError:  # the proxy was deleted meanwhile
         return
-    if inserts:
-        for row_id, key in new:
-            rows.ids[key] = row_id
-            rows.last = row_id
+    for row_id, key in new:
+        rows.ids[key] = row_id
+        rows.last = row_id
 
 
 def json_adapter() -> Callable[[object], object]:
