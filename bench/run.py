@@ -323,6 +323,7 @@ class Bench:
         self.rows: list[dict] = []
         self.targets: list[tuple[str, str, bool | None]] = []
         self.extra: dict = {}
+        self.at_once: dict[tuple[str, int], list[float]] = {}  # (mode, conns): yardstick's CPU per request / ours
 
     def check(self, name: str, ok: bool, detail: str) -> None:
         self.checks.append((name, ok, detail))
@@ -400,7 +401,7 @@ class Bench:
         self.rd_port, self.rd50_port = rd_a, rd_b
         self.rd = Rubberduck(cpus, workdir, "rubberduck", {rd_a: f"{up}/v1", rd_b: f"{up}/l50/v1"})
         self.rds = [self.rd]
-        self.rd.wait_ready()
+        self.yard_pid, self.rd_pid = self.procs[1].pid, self.rd.wait_ready()["pid"]
 
     def warm(self) -> None:
         for port in (self.yard_port, self.rd_port):
@@ -418,6 +419,13 @@ class Bench:
                 results[(mode, c)]["rd"].append(
                     self.measure(f"rubberduck {label}", self.rd_port, CHAT, mode, c, self.rd, self.rd_port)
                 )
+            for mode, c in cells:
+                if c >= 16:  # CPU-bound there: the server core is busy all the time
+                    print(f"  [{rep + 1}/{self.reps}] {mode} C={c}, both at once", flush=True)
+                    yard_cpu, rd_cpu = self.cpu_at_once(
+                        mode, c, ("yardstick", self.yard_pid, self.yard_port), ("rubberduck", self.rd_pid, self.rd_port)
+                    )
+                    self.at_once.setdefault((mode, c), []).append(yard_cpu / rd_cpu)
         for (mode, c), r in results.items():
             self.row(f"cache {mode}, 0 ms upstream, C={c}", "yardstick", r["yard"], r["rd"])
         self.cells = results
@@ -478,7 +486,13 @@ class Bench:
                 )
                 off.append(self.measure(f"logging off hit C={c}", off_port, CHAT, "hit", c, off_rd, off_port))
                 on.append(self.measure(f"logging on hit C={c}", on_port, CHAT, "hit", c, on_rd, on_port))
-                costs.append(self.cpu_cost_at_once(c, (on_rd, on_port), (off_rd, off_port)))
+                on_cpu, off_cpu = self.cpu_at_once(
+                    "hit",
+                    c,
+                    ("logging on", on_rd.ready["pid"], on_port),
+                    ("logging off", off_rd.ready["pid"], off_port),
+                )
+                costs.append(1 - off_cpu / on_cpu)
             row = self.row(f"cache hit C={c}: logging on vs off", "same build, logging off", off, on)
             cost = statistics.median(costs)
             self.target(
@@ -497,23 +511,22 @@ class Bench:
             rd.stop()
             self.rds.remove(rd)
 
-    def cpu_cost_at_once(self, conns: int, on: tuple[Rubberduck, int], off: tuple[Rubberduck, int]) -> float:
-        """Logging's share of the CPU a hit costs: both processes under the same hit load at the same time, each
-        one's CPU time per request served. One after the other, the RPS ratio of such a pair read 0.63 in one run
-        and 0.82 in another on this machine; at once, five repeats of this on one build read 18.5-19.7 %. A
-        CPU-bound server's throughput is the inverse of its CPU per request, so this is logging's cost in it."""
+    def cpu_at_once(self, mode: str, conns: int, a: tuple[str, int, int], b: tuple[str, int, int]) -> list[float]:
+        """CPU time per request (µs) of two servers (name, pid, port) under the same load at the same time, on
+        the same core: a CPU-bound server's throughput is the inverse of its CPU per request, and a slower or
+        busier moment of the machine slows both alike. One after the other, the RPS ratio of one pair of
+        processes read 0.63 in one run and 0.82 in another (logging on/off); at once, five repeats of that pair
+        read 18.5-19.7 % and of the yardstick and Rubberduck 0.549-0.566 (docs/performance.md)."""
         self.settle()
         up0 = upstream_count(self.up_port)
-        cpu0 = [cpu_seconds(rd.ready["pid"]) for rd, _ in (on, off)]
-        runs = [wrk_start(port, CHAT, "hit", conns, self.duration) for _, port in (on, off)]
+        cpu0 = [cpu_seconds(pid) for _, pid, _ in (a, b)]
+        runs = [wrk_start(port, CHAT, mode, conns, self.duration) for _, _, port in (a, b)]
         results = [wrk_result(run) for run in runs]
-        cpu1 = [cpu_seconds(rd.ready["pid"]) for rd, _ in (on, off)]
-        calls = upstream_count(self.up_port) - up0
-        for name, r in zip(("logging on", "logging off"), results, strict=True):
-            r["upstream_calls"] = calls
-            self.verify(f"{name} hit C={conns}, both at once", "hit", conns, r)
-        on_cpu, off_cpu = ((b - a) / r["requests"] for a, b, r in zip(cpu0, cpu1, results, strict=True))
-        return 1 - off_cpu / on_cpu
+        cpu1 = [cpu_seconds(pid) for _, pid, _ in (a, b)]
+        both = {k: sum(r[k] for r in results) for k in ("requests", "errors", "status", "timeout")}
+        both["upstream_calls"] = upstream_count(self.up_port) - up0
+        self.verify(f"{a[0]} and {b[0]} {mode} C={conns}, both at once", mode, 2 * conns, both)
+        return [(t1 - t0) / r["requests"] * 1e6 for t0, t1, r in zip(cpu0, cpu1, results, strict=True)]
 
     def streaming(self) -> None:
         rounds = {1: 2 if self.args.quick else 10, 16: 1 if self.args.quick else 3}
@@ -666,6 +679,13 @@ class Bench:
                     hit["rps_ratio"] >= 0.5,
                 )
                 self.target(f"miss RPS C={c} ≥ 0.5× yardstick", f"{miss['rps_ratio']:.2f}×", miss["rps_ratio"] >= 0.5)
+                for mode in ("hit", "miss"):
+                    ratios = self.at_once[(mode, c)]
+                    self.target(
+                        f"for scale: {mode} C={c}, the yardstick's CPU per request / ours, both loaded at once",
+                        f"{statistics.median(ratios):.2f}× ({', '.join(f'{r:.2f}' for r in ratios)})",
+                        None,
+                    )
             if c == 1:
                 runs = cells[("hit", 1)]
                 d = med(r["p50_ms"] - y["p50_ms"] for r, y in zip(runs["rd"], runs["yard"], strict=True))

@@ -35,3 +35,7 @@ def test_the_smoke_run_passes_its_correctness_checks(tmp_path):
     names = " ".join(name for name, _, _ in results["checks"])
     for expected in ("upstream calls/request = 0", "upstream calls/request = 1", "same events", "log entries"):
         assert expected in names
+    for mode in ("hit", "miss"):  # the yardstick and Rubberduck loaded at once, checked like the other runs
+        assert f"yardstick and rubberduck {mode} C=16, both at once: requests completed" in names
+    at_once = [value for name, value, _ in results["targets"] if "CPU per request / ours, both loaded at once" in name]
+    assert len(at_once) == 2 and all(value.endswith(")") for value in at_once)
