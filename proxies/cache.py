@@ -48,6 +48,11 @@ class Cached:
         return cls(status, headers, body, chunks, None if usage is None else Usage(*usage), wire_headers)
 
 
+# Entries last hit, kept thawed as well: unmarshalling an entry was ~5 % of a cache hit's CPU (bench/run.py
+# --profile hit). A few hundred objects are nothing to the cyclic GC, and each is also in the LRU (its body shared).
+THAWED_ENTRIES = 256
+
+
 class MemoryLRU:
     """One process-wide LRU, bounded by the bytes of the entries it holds, shared by all proxy threads."""
 
@@ -55,15 +60,22 @@ class MemoryLRU:
         self.max_bytes = max_bytes
         self.bytes = 0
         self._entries: OrderedDict[tuple[int, str], tuple[int, bytes, bytes]] = OrderedDict()  # Cached.frozen()
+        self._thawed: dict[tuple[int, str], Cached] = {}  # of the entries last hit, oldest first; all in _entries
         self._lock = threading.Lock()
 
     def get(self, proxy_id: int, key: str) -> Cached | None:
+        k = (proxy_id, key)
         with self._lock:
-            kept = self._entries.get((proxy_id, key))
+            kept = self._entries.get(k)
             if kept is None:
                 return None
-            self._entries.move_to_end((proxy_id, key))
-        return Cached.thawed(kept)
+            self._entries.move_to_end(k)
+            entry = self._thawed.get(k)
+            if entry is None:
+                entry = self._thawed[k] = Cached.thawed(kept)
+                if len(self._thawed) > THAWED_ENTRIES:
+                    del self._thawed[next(iter(self._thawed))]
+            return entry
 
     def put(self, proxy_id: int, key: str, entry: Cached) -> None:
         kept = entry.frozen()
@@ -74,16 +86,19 @@ class MemoryLRU:
             old = self._entries.pop((proxy_id, key), None)
             if old is not None:
                 self.bytes -= old[0]
+                self._thawed.pop((proxy_id, key), None)
             self._entries[(proxy_id, key)] = kept
             self.bytes += size
             while self.bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
+                gone, evicted = self._entries.popitem(last=False)
                 self.bytes -= evicted[0]
+                self._thawed.pop(gone, None)
 
     def clear(self, proxy_id: int) -> None:
         with self._lock:
             for k in [k for k in self._entries if k[0] == proxy_id]:
                 self.bytes -= self._entries.pop(k)[0]
+                self._thawed.pop(k, None)
 
 
 # Stores wait this long to be written together: on SQLite an entry costs ~88 µs of the db thread alone, ~40 in a
