@@ -57,6 +57,12 @@ def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
+def request_of(scope, record: LogRecord, query: str, body: bytes) -> Request:
+    """The request as its provider sees it."""
+    headers = header_dict(scope["headers"])
+    return Request(record.method, record.path, query, headers, body, client_ip=record.ip)
+
+
 def encode_headers(headers) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
@@ -119,28 +125,22 @@ class ProxyApp:
 
     async def handle(self, s: ProxySettings, scope, receive, send, record: LogRecord) -> None:
         body = await read_body(receive)
-        headers = header_dict(scope["headers"])
-        request = Request(
-            method=record.method,
-            path=record.path,
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=body,
-            client_ip=record.ip,
-        )
+        query = scope.get("query_string", b"").decode("latin-1")
         provider = s.provider
-        fingerprint = self.memo.fingerprint(request)
+        fingerprint = self.memo.fingerprint(record.method, record.path, query, body, scope["headers"])
         known = self.memo.get(fingerprint)
+        request = None  # a repeat the memo knows is answered from the cache without it
         if known is not None:
             (route, key), refused = known, None
         else:
+            request = request_of(scope, record, query, body)
             key = None
             try:
                 route, refused = provider.route(request), None
             except RouteError as e:  # answered after the failure rules, which come first (docs/failures.md)
                 route, refused = None, e
 
-        verdict = s.chaos.decide(request.client_ip)
+        verdict = s.chaos.decide(record.ip)
         if verdict is not PASS:
             if verdict.check_rpm:
                 verdict = await s.chaos.after_shared_rpm()
@@ -170,9 +170,9 @@ class ProxyApp:
         record.model = route.model
 
         if route.cacheable:
-            if key is None:
-                path, query, key_headers = provider.cache_key_parts(request, route)
-                key = cache_key(request.method, path, query, key_headers, body, request.json)
+            if key is None:  # so the request was built above
+                key_path, key_query, key_headers = provider.cache_key_parts(request, route)
+                key = cache_key(request.method, key_path, key_query, key_headers, body, request.json)
             record.prompt_hash = key
             cached = await self.cache.get(key)
             if cached is not None:
@@ -183,6 +183,8 @@ class ProxyApp:
                 return await self.replay(s, cached, send, record)
             record.cache = "miss"
 
+        if request is None:
+            request = request_of(scope, record, query, body)
         try:
             upstream = provider.upstream_request(s.upstream_url, request, route)
         except Refusal as refusal:
