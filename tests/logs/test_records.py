@@ -50,13 +50,14 @@ def test_a_queued_record_is_untracked_after_one_young_collection():
 def test_timestamps_are_stored_as_django_itself_would_store_them(db):
     from django.db import connection
 
-    from logs.writer import timestamp_adapter
+    from logs.writer import timestamp_column
 
-    stamp = timestamp_adapter()
     rounding = (1764000000.9999996, 1764000000.0000004, 1764000000.0000005, 1764000001.0000015, 1764000001.25)
-    for ts in (0.0, 1764000000.123456, 1764000000.5, 1764000000, *rounding, *(1764000000 + i / 7 for i in range(50))):
-        expected = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(ts, tz=UTC))
-        assert stamp(ts) == expected, ts
+    stamps = (0.0, 1764000000.123456, 1764000000.5, 1764000000, *rounding, *(1764000000 + i / 7 for i in range(50)))
+    one_second = tuple(1764000003 + i / 7000 + 1e-4 for i in range(500))  # a batch within one second
+    for column in (*((ts,) for ts in stamps), stamps, one_second, (*one_second, 1764000004.0), ()):
+        expected = [connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(ts, tz=UTC)) for ts in column]
+        assert list(timestamp_column(column)) == expected, column
 
 
 @pytest.mark.django_db(transaction=True)
