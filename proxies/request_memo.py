@@ -4,8 +4,9 @@ An SDK repeats a request byte for byte, so a repeat's route (endpoint regexes, J
 (canonical JSON, sha256) are looked up instead of recomputed: most of a cache hit's own work, and more the
 longer the prompt. The fingerprint holds exactly what `Provider.route` and `Provider.cache_key_parts` may
 read (their contract in providers/base.py), headers as they came (ASGI's raw pairs), so a repeat is answered
-before its headers are decoded into the provider's Request (~3 µs for an SDK's sixteen). Bounded: a few hundred entries, bodies up to 16 KiB. The app puts a
-request here once the cache answers it, so requests seen once (every miss) neither pay for it nor push out repeats.
+before its headers are decoded into the provider's Request (~3 µs for an SDK's sixteen). Bounded: a few hundred
+entries, bodies up to 16 KiB. The app puts a request here once the cache answers it, so requests seen once (every
+miss) neither pay for it nor push out repeats.
 """
 
 from __future__ import annotations
