@@ -206,21 +206,26 @@ def insert(values: list) -> None:
     statement). Sent on the DB-API cursor: Django's rewrites the 960-placeholder text on every call (~1.5 µs
     a row)."""
     width = len(ENTRY_COLUMNS)
-    paramstyle = "?" if connection.vendor == "sqlite" else "%s"
     cursor = connection.connection.cursor()
     try:
         with connection.wrap_database_errors:
             for start in range(0, len(values), width * ROWS_PER_INSERT):
                 chunk = values[start : start + width * ROWS_PER_INSERT]
-                cursor.execute(insert_statement(len(chunk) // width, paramstyle), chunk)
+                cursor.execute(insert_statement(len(chunk) // width, connection.vendor), chunk)
     finally:
         cursor.close()
 
 
 @functools.lru_cache(maxsize=256)
-def insert_statement(rows: int, paramstyle: str) -> str:
+def insert_statement(rows: int, vendor: str) -> str:
+    """On SQLite, OR FAIL: a plain INSERT inside a transaction first copies every page it will change to a
+    statement journal, so that a constraint failure can undo that one statement; past 64 KiB the journal goes to
+    a temporary file, opened and unlinked for the statement. A batch is all or nothing anyway (a failure rolls
+    the transaction back), and with several busy proxies, whose rows land in as many places of the
+    (proxy, time) index, that copying was most of the writer's page writes (docs/performance.md)."""
+    verb, paramstyle = ("INSERT OR FAIL", "?") if vendor == "sqlite" else ("INSERT", "%s")
     row = f"({', '.join([paramstyle] * len(ENTRY_COLUMNS))})"
-    return f"INSERT INTO logs_logentry ({', '.join(ENTRY_COLUMNS)}) VALUES {', '.join([row] * rows)}"
+    return f"{verb} INTO logs_logentry ({', '.join(ENTRY_COLUMNS)}) VALUES {', '.join([row] * rows)}"
 
 
 def timestamp_column(stamps: tuple[float, ...]) -> Iterable:

@@ -80,6 +80,27 @@ def test_a_batch_longer_than_one_insert_statement_lands_row_for_row(user):
     ]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_with_a_row_its_table_refuses_lands_nothing_and_stays_queued(user):
+    from django.db import IntegrityError
+
+    from logs.models import LogEntry
+    from logs.writer import ROWS_PER_INSERT, LogWriter
+    from tests.logs.factories import proxy_for, record
+
+    proxy = proxy_for(user)
+    writer = LogWriter()
+    records = [record(proxy, 1764000000 + i, status_code=200) for i in range(2 * ROWS_PER_INSERT)]
+    records[ROWS_PER_INSERT + 5] = record(proxy, 1764000000, status_code=-1)  # the column's CHECK (>= 0) refuses it
+    for r in records:
+        writer.enqueue(r)
+    # SQLite's INSERT OR FAIL keeps a failing statement's earlier rows: the transaction must take them back
+    with pytest.raises(IntegrityError):
+        writer.flush()
+    assert LogEntry.objects.count() == 0
+    assert len(writer.queue) == len(records)
+
+
 def test_an_entry_starts_with_the_tables_columns_in_order():
     from logs.models import ENTRY_COLUMNS
 
