@@ -95,5 +95,48 @@ def test_a_page_boundary_holds_when_entries_arrive_between_pages(api, mine):
     assert [len(p) for p in pages] == [4, 4, 2]
 
 
+def sqlite_steps(qs) -> int:
+    """Hundreds of SQLite virtual-machine steps to read the queryset: the work a query did, without a clock."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("counts SQLite's virtual-machine steps")
+    steps = 0
+
+    def tick():
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    connection.ensure_connection()
+    connection.connection.set_progress_handler(tick, 100)
+    try:
+        list(qs)
+    finally:
+        connection.connection.set_progress_handler(None, 100)
+    return steps
+
+
+def test_a_later_page_reads_about_its_own_rows_however_many_older_entries_there_are(user, mine):
+    from logs.selectors import before, log_entries
+
+    other = proxy_for(user, "other")  # the owner-wide list merges proxies
+    write(*[record((mine, other)[i % 2], T0 + timedelta(hours=1, seconds=i)) for i in range(200)])
+    newest = list(LogEntry.objects.order_by("-timestamp", "-id")[:51])[-1]
+
+    def page_two_steps() -> dict:
+        lists = {
+            "owner": log_entries(owner=user, filters={}),
+            "proxy": log_entries(owner=user, filters={"proxy": mine.id}),
+        }
+        return {name: sqlite_steps(before(qs, newest.timestamp, newest.id)[:51]) for name, qs in lists.items()}
+
+    few_older = page_two_steps()
+    write(*[record((mine, other)[i % 2], T0 + timedelta(seconds=i / 1000)) for i in range(3000)])  # all older
+    many_older = page_two_steps()
+    for name in few_older:
+        assert many_older[name] <= 1.5 * few_older[name] + 10, (name, few_older, many_older)
+
+
 def test_it_requires_authentication(client):
     assert client.get("/api/v1/logs/").status_code in (401, 403)
