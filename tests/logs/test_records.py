@@ -101,6 +101,18 @@ def test_a_batch_with_a_row_its_table_refuses_lands_nothing_and_stays_queued(use
     assert len(writer.queue) == len(records)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_values_a_row_lacks_are_stored_as_null(user):
+    from django.db import connection
+
+    from tests.logs.factories import proxy_for, record, write
+
+    write(record(proxy_for(user), 1764000000, failure=None, usage=None))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT failure IS NULL, prompt_tokens IS NULL, cost_usd IS NULL FROM logs_logentry")
+        assert cursor.fetchall() == [(True, True, True)]
+
+
 def test_an_entry_starts_with_the_tables_columns_in_order():
     from logs.models import ENTRY_COLUMNS
 
