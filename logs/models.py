@@ -57,7 +57,10 @@ class LogEntry(models.Model):
 
     class Meta:
         ordering = ["-timestamp", "-id"]
-        indexes = [models.Index(fields=["proxy", "-timestamp", "-id"], name="log_proxy_time")]
+        # Ascending, read backwards for newest first: a new row is appended at the end of its proxy's range,
+        # where in a descending index it went in at the start and each split left two half-full pages (the index
+        # was ~75 % larger, and a batch wrote that many more pages).
+        indexes = [models.Index(fields=["proxy", "timestamp", "id"], name="log_proxy_time")]
         verbose_name_plural = "log entries"
 
     def __str__(self):

@@ -113,6 +113,30 @@ def test_values_a_row_lacks_are_stored_as_null(user):
         assert cursor.fetchall() == [(True, True, True)]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_proxy_time_index_stays_about_as_dense_as_the_append_only_time_index(user):
+    from django.db import OperationalError, connection
+
+    from logs.writer import LogWriter
+    from tests.logs.factories import proxy_for, record, write
+
+    if connection.vendor != "sqlite":
+        pytest.skip("reads SQLite's page statistics")
+    proxies = [proxy_for(user, f"p{i}") for i in range(2)]
+    writer = LogWriter()
+    for batch in range(8):  # batches of interleaved proxies, as the writer gets them
+        write(*(record(proxies[i % 2], 1764000000 + batch + i / 1000) for i in range(500)), writer=writer)
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("SELECT name, count(*) FROM dbstat WHERE name LIKE 'log%' GROUP BY name")
+        except OperationalError:
+            pytest.skip("this SQLite has no dbstat table")
+        pages = dict(cursor.fetchall())
+    time_index = next(name for name in pages if name.startswith("logs_logentry_timestamp"))
+    # a descending index took ~1.9x the time index's pages here: new rows split pages in two at each range's start
+    assert pages["log_proxy_time"] <= 1.4 * pages[time_index], pages
+
+
 def test_an_entry_starts_with_the_tables_columns_in_order():
     from logs.models import ENTRY_COLUMNS
 
