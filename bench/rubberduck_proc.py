@@ -43,8 +43,17 @@ class LockErrors(logging.Handler):
             self.count += 1
 
 
+def percentiles(latencies: list[float]) -> dict:
+    lat = sorted(latencies)
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None  # noqa: E731
+    return {"calls": len(lat), "p50_ms": pick(0.5), "p99_ms": pick(0.99)}
+
+
 class ApiProbe:
-    """Calls the proxies list endpoint every `interval` seconds from its own thread, timing each call."""
+    """Calls the API every `interval` seconds from its own thread, timing each call: in turn the proxies list,
+    the logs list of all the user's proxies (the UI's logs screen) and that list's next page."""
+
+    CALLS = ("proxies", "logs", "logs next page")
 
     def __init__(self, user, interval: float = 0.05):
         from rest_framework.test import APIClient
@@ -55,7 +64,7 @@ class ApiProbe:
         self.client = APIClient()
         self.client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         self.interval = interval
-        self.latencies: list[float] = []
+        self.latencies: dict[str, list[float]] = {name: [] for name in self.CALLS}
         self.failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-api-probe", daemon=True)
@@ -66,25 +75,33 @@ class ApiProbe:
     def _run(self):
         from django.db import close_old_connections
 
+        urls = {"proxies": "/api/v1/proxies/", "logs": "/api/v1/logs/", "logs next page": None}
+        turn = 0
         while not self._stop.is_set():
+            name = self.CALLS[turn % len(self.CALLS)]
+            turn += 1
+            if urls[name] is None:  # no next page yet
+                continue
             t0 = time.perf_counter()
             try:
-                response = self.client.get("/api/v1/proxies/")
+                response = self.client.get(urls[name])
                 if response.status_code != 200:
                     self.failures += 1
+                elif name == "logs":
+                    urls["logs next page"] = response.json()["next"]
             except Exception:
                 logging.getLogger("rubberduck.bench").exception("API probe failed")
                 self.failures += 1
-            self.latencies.append((time.perf_counter() - t0) * 1000.0)
+            self.latencies[name].append((time.perf_counter() - t0) * 1000.0)
             close_old_connections()
             self._stop.wait(self.interval)
 
     def stop(self) -> dict:
         self._stop.set()
         self._thread.join()
-        lat = sorted(self.latencies)
-        pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None  # noqa: E731
-        return {"calls": len(lat), "failures": self.failures, "p50_ms": pick(0.5), "p99_ms": pick(0.99)}
+        every = [ms for latencies in self.latencies.values() for ms in latencies]
+        by_call = {name: percentiles(latencies) for name, latencies in self.latencies.items()}
+        return {**percentiles(every), "failures": self.failures, "by_call": by_call}
 
 
 def main() -> None:

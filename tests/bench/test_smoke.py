@@ -37,5 +37,6 @@ def test_the_smoke_run_passes_its_correctness_checks(tmp_path):
         assert expected in names
     for mode in ("hit", "miss"):  # the yardstick and Rubberduck loaded at once, checked like the other runs
         assert f"yardstick and rubberduck {mode} C=16, both at once: requests completed" in names
-    at_once = [value for name, value, _ in results["targets"] if "CPU per request / ours, both loaded at once" in name]
-    assert len(at_once) == 2 and all(value.endswith(")") for value in at_once)
+    assert "one busy proxy and four busy proxies hit C=16, both at once: requests completed" in names
+    at_once = [value for name, value, _ in results["targets"] if name.startswith("for scale") and "at once" in name]
+    assert len(at_once) == 3 and all(value.endswith(")") for value in at_once)  # hits, misses, four busy proxies
