@@ -599,19 +599,22 @@ class Bench:
         The same load on four yardstick processes against one shows what four busy event loops sharing one core
         cost without any GIL: the kernel time-slices them, and the p99 grows about as much (docs/performance.md).
 
-        For scale, as for hits and misses: a second process with one busy proxy and this one with four, loaded at
-        once, CPU per hit of each. One after the other, 5 s apart, the machine's speed moved the RPS ratio from
-        0.76 to 0.96 between two runs of the same commit. At once, the one busy loop also shares the core with
-        the four, so the reading is a floor of what four cost."""
+        For scale, as for hits and misses: two new processes started and warmed alike (a process that served the
+        miss cells is slower at hits), one with one busy proxy and one with four, loaded at once, CPU per hit of
+        each. One after the other, 5 s apart, the machine's speed moved the RPS ratio from 0.76 to 0.99 between
+        runs of the same code. At once, the one busy loop also shares the core with the four, so the reading is a
+        floor of what four cost."""
         ports = free_ports(3)
         upstream = f"http://{HOST}:{self.up_port}/v1"
         self.rd.call("add_proxies", ports=ports, url=upstream)
         rd_four = [self.rd_port, *ports]
-        one_port = free_ports(1)[0]
+        one_port, *four_ports = free_ports(5)
         one_rd = Rubberduck(cpus, workdir, "rubberduck-one-busy", {one_port: upstream})
-        self.rds.append(one_rd)
-        one_pid = one_rd.wait_ready()["pid"]
-        warm_hits(one_port)
+        four_rd = Rubberduck(cpus, workdir, "rubberduck-four-busy", dict.fromkeys(four_ports, upstream))
+        self.rds += [one_rd, four_rd]
+        one_pid, four_pid = one_rd.wait_ready()["pid"], four_rd.wait_ready()["pid"]
+        for port in (one_port, *four_ports):
+            warm_hits(port)
         yard_four = [self.yard_port, *free_ports(3)]
         for i, port in enumerate(yard_four[1:]):
             args = [str(BENCH / "yardstick.py"), f"--port={port}", f"--upstream=http://{HOST}:{self.up_port}"]
@@ -627,11 +630,12 @@ class Bench:
                 results[f"{name} four"].append(self.four_wrk(four))
             print(f"  [{rep + 1}/{self.reps}] one busy proxy and four, each a process, at once", flush=True)
             one_cpu, four_cpu = self.cpu_at_once(
-                "hit", 16, ("one busy proxy", one_pid, [one_port] * 4), ("four busy proxies", self.rd_pid, rd_four)
+                "hit", 16, ("one busy proxy", one_pid, [one_port] * 4), ("four busy proxies", four_pid, four_ports)
             )
             at_once.append(one_cpu / four_cpu)
-        one_rd.stop()
-        self.rds.remove(one_rd)
+        for rd in (one_rd, four_rd):
+            rd.stop()
+            self.rds.remove(rd)
         row = self.row(
             "cache hit, 4×C=16: 4 busy proxies vs 1", "one busy proxy", results["rd one"], results["rd four"]
         )
