@@ -474,13 +474,8 @@ class Bench:
         a process whose 64 MiB LRU the miss cells filled spends ~10 % more CPU per hit than a new one, logging
         on or off (docs/performance.md), which the main process's history would add to logging's cost."""
         on_port, off_port = free_ports(2)
-        upstream = f"http://{HOST}:{self.up_port}/v1"
-        on_rd = Rubberduck(self.cpus, self.workdir, "rubberduck-logging-on", {on_port: upstream})
-        off_rd = Rubberduck(self.cpus, self.workdir, "rubberduck-logging-off", {off_port: upstream}, False)
-        self.rds += [on_rd, off_rd]
-        for rd, port in ((on_rd, on_port), (off_rd, off_port)):
-            rd.wait_ready()
-            warm_hits(port)
+        on_rd = self.new_process("rubberduck-logging-on", [on_port])
+        off_rd = self.new_process("rubberduck-logging-off", [off_port], logging_on=False)
         for c in [16] if self.args.quick else [16, 64]:
             on, off, costs = [], [], []
             for rep in range(self.reps):
@@ -511,7 +506,21 @@ class Bench:
             )
         self.db_checks("logging on", on_rd)
         self.db_checks("logging off", off_rd, count_entries=False)
-        for rd in (on_rd, off_rd):
+        self.retire(on_rd, off_rd)
+
+    def new_process(self, name: str, ports: list[int], logging_on: bool = True) -> Rubberduck:
+        """A new Rubberduck process with a proxy on each port, started and warmed: a process that served the miss
+        cells is slower at hits, so comparisons between processes use new ones (logging_cost)."""
+        upstream = f"http://{HOST}:{self.up_port}/v1"
+        rd = Rubberduck(self.cpus, self.workdir, name, dict.fromkeys(ports, upstream), logging_on)
+        self.rds.append(rd)
+        rd.wait_ready()
+        for port in ports:
+            warm_hits(port)
+        return rd
+
+    def retire(self, *rds: Rubberduck) -> None:
+        for rd in rds:
             rd.stop()
             self.rds.remove(rd)
 
@@ -605,16 +614,11 @@ class Bench:
         runs of the same code. At once, the one busy loop also shares the core with the four, so the reading is a
         floor of what four cost."""
         ports = free_ports(3)
-        upstream = f"http://{HOST}:{self.up_port}/v1"
-        self.rd.call("add_proxies", ports=ports, url=upstream)
+        self.rd.call("add_proxies", ports=ports, url=f"http://{HOST}:{self.up_port}/v1")
         rd_four = [self.rd_port, *ports]
         one_port, *four_ports = free_ports(5)
-        one_rd = Rubberduck(cpus, workdir, "rubberduck-one-busy", {one_port: upstream})
-        four_rd = Rubberduck(cpus, workdir, "rubberduck-four-busy", dict.fromkeys(four_ports, upstream))
-        self.rds += [one_rd, four_rd]
-        one_pid, four_pid = one_rd.wait_ready()["pid"], four_rd.wait_ready()["pid"]
-        for port in (one_port, *four_ports):
-            warm_hits(port)
+        one_rd = self.new_process("rubberduck-one-busy", [one_port])
+        four_rd = self.new_process("rubberduck-four-busy", four_ports)
         yard_four = [self.yard_port, *free_ports(3)]
         for i, port in enumerate(yard_four[1:]):
             args = [str(BENCH / "yardstick.py"), f"--port={port}", f"--upstream=http://{HOST}:{self.up_port}"]
@@ -630,12 +634,13 @@ class Bench:
                 results[f"{name} four"].append(self.four_wrk(four))
             print(f"  [{rep + 1}/{self.reps}] one busy proxy and four, each a process, at once", flush=True)
             one_cpu, four_cpu = self.cpu_at_once(
-                "hit", 16, ("one busy proxy", one_pid, [one_port] * 4), ("four busy proxies", four_pid, four_ports)
+                "hit",
+                16,
+                ("one busy proxy", one_rd.ready["pid"], [one_port] * 4),
+                ("four busy proxies", four_rd.ready["pid"], four_ports),
             )
             at_once.append(one_cpu / four_cpu)
-        for rd in (one_rd, four_rd):
-            rd.stop()
-            self.rds.remove(rd)
+        self.retire(one_rd, four_rd)
         row = self.row(
             "cache hit, 4×C=16: 4 busy proxies vs 1", "one busy proxy", results["rd one"], results["rd four"]
         )
