@@ -22,18 +22,21 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
-def encode_cursor(timestamp: datetime, entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{timestamp.isoformat()}|{entry_id}".encode()).decode().rstrip("=")
+def encode_cursor(timestamp: datetime, entry_id: int, count: int) -> str:
+    raw = f"{timestamp.isoformat()}|{entry_id}|{count}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str) -> tuple[datetime, int, int | None]:
+    """(timestamp, id) of the last entry served, and the first page's count (None in a cursor made before
+    cursors carried it)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, entry_id = raw.rsplit("|", 1)
+        stamp, entry_id, *count = raw.split("|")
         timestamp = datetime.fromisoformat(stamp)
-        if timezone.is_naive(timestamp):
+        if timezone.is_naive(timestamp) or len(count) > 1 or (count and int(count[0]) < 0):
             raise ValueError
-        return timestamp, int(entry_id)
+        return timestamp, int(entry_id), int(count[0]) if count else None
     except (ValueError, UnicodeDecodeError, binascii.Error) as e:
         raise ValidationError({"cursor": ["Invalid cursor."]}) from e
 
@@ -49,24 +52,30 @@ def page_size_of(params) -> int:
 class LogListApi(APIView):
     """Newest first. A page ends where the next one starts by (timestamp, id), never by an offset, so entries
     written between two page requests neither repeat nor push others off a page. `count` is the total that
-    matches the filters (what a purge of the same range would delete)."""
+    matches the filters (what a purge of the same range would delete) when the first page was read; entries
+    written since come on a new first page. The next pages carry it in their cursor rather than count again: a
+    count visits every matching entry (~60 ms at a million, ~470 ms with a filter no index serves), a page only
+    its own."""
 
     def get(self, request):
         filters = parse_filters(request.query_params)
         size = page_size_of(request.query_params)
         qs = log_entries(owner=request.user, filters=filters)
-        page_qs = qs
+        page_qs, count = qs, None
         if request.query_params.get("cursor"):
-            page_qs = before(qs, *decode_cursor(request.query_params["cursor"]))
+            timestamp, entry_id, count = decode_cursor(request.query_params["cursor"])
+            page_qs = before(qs, timestamp, entry_id)
         page = list(page_qs[: size + 1])
+        if count is None:
+            count = qs.count()
         next_url = None
         if len(page) > size:
             page = page[:size]
             last = page[-1]
             params = request.query_params.copy()
-            params["cursor"] = encode_cursor(last.timestamp, last.id)
+            params["cursor"] = encode_cursor(last.timestamp, last.id, count)
             next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-        return Response({"count": qs.count(), "next": next_url, "results": [entry_of(e) for e in page]})
+        return Response({"count": count, "next": next_url, "results": [entry_of(e) for e in page]})
 
     def delete(self, request):
         filters = parse_filters(request.query_params)

@@ -95,6 +95,35 @@ def test_a_page_boundary_holds_when_entries_arrive_between_pages(api, mine):
     assert [len(p) for p in pages] == [4, 4, 2]
 
 
+def test_the_next_pages_carry_the_first_pages_count_instead_of_counting_again(api, mine):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    write(*[record(mine, T0 + timedelta(seconds=i)) for i in range(5)])
+    first = api.get("/api/v1/logs/", {"page_size": 2, "cache": "miss"}).json()
+    write(record(mine, T0 + timedelta(seconds=10)))  # written after page 1: on a new first page, not in its count
+
+    with CaptureQueriesContext(connection) as queries:
+        second = api.get(first["next"]).json()
+    assert first["count"] == second["count"] == 5
+    assert [e["timestamp"][17:19] for e in second["results"]] == ["02", "01"]
+    assert not [q for q in queries if "COUNT(" in q["sql"].upper()], "page 2 counted the entries again"
+    assert api.get("/api/v1/logs/", {"page_size": 2}).json()["count"] == 6
+
+
+def test_a_cursor_from_before_cursors_carried_the_count_still_pages_and_counts(api, mine):
+    import base64
+
+    write(*[record(mine, T0 + timedelta(seconds=i)) for i in range(3)])
+    newest = LogEntry.objects.order_by("-timestamp", "-id").first()
+    old_cursor = base64.urlsafe_b64encode(f"{newest.timestamp.isoformat()}|{newest.id}".encode()).decode()
+    page = api.get("/api/v1/logs/", {"cursor": old_cursor}).json()
+    assert page["count"] == 3 and len(page["results"]) == 2
+    for forged in (f"{newest.timestamp.isoformat()}|{newest.id}|-1", f"{newest.timestamp.isoformat()}|1|2|3"):
+        cursor = base64.urlsafe_b64encode(forged.encode()).decode()
+        assert api.get("/api/v1/logs/", {"cursor": cursor}).status_code == 400
+
+
 def sqlite_steps(qs) -> int:
     """Hundreds of SQLite virtual-machine steps to read the queryset: the work a query did, without a clock."""
     from django.db import connection
