@@ -607,6 +607,8 @@ class Bench:
 
         The same load on four yardstick processes against one shows what four busy event loops sharing one core
         cost without any GIL: the kernel time-slices them, and the p99 grows about as much (docs/performance.md).
+        On four yardstick threads of one process against one, what they cost with it: the same thread layout as
+        the runner's, without Rubberduck's code.
 
         For scale, as for hits and misses: two new processes started and warmed alike (a process that served the
         miss cells is slower at hits), one with one busy proxy and one with four, loaded at once, CPU per hit of
@@ -619,17 +621,23 @@ class Bench:
         one_port, *four_ports = free_ports(5)
         one_rd = self.new_process("rubberduck-one-busy", [one_port])
         four_rd = self.new_process("rubberduck-four-busy", four_ports)
+        upstream = f"--upstream=http://{HOST}:{self.up_port}"
         yard_four = [self.yard_port, *free_ports(3)]
         for i, port in enumerate(yard_four[1:]):
-            args = [str(BENCH / "yardstick.py"), f"--port={port}", f"--upstream=http://{HOST}:{self.up_port}"]
+            args = [str(BENCH / "yardstick.py"), f"--port={port}", upstream]
             self.procs.append(start_server(cpus, workdir, f"yardstick-{i + 2}", args, port))
-        for p in [*ports, *yard_four]:
+        threads_four = free_ports(4)
+        args = [str(BENCH / "yardstick.py"), *[f"--port={port}" for port in threads_four], upstream]
+        self.procs.append(start_server(cpus, workdir, "yardstick-threads", args, threads_four[0]))
+        for p in [*ports, *yard_four, *threads_four]:
+            wait_port(p)
             post(p, CHAT, HIT_BODY)
-        results: dict[str, list[dict]] = {"rd one": [], "rd four": [], "yard one": [], "yard four": []}
+        layouts = (("rd", rd_four), ("yard", yard_four), ("threads", threads_four))
+        results: dict[str, list[dict]] = {f"{name} {n}": [] for name, _ in layouts for n in ("one", "four")}
         at_once: list[float] = []  # one busy proxy's CPU per hit / four's
         for rep in range(self.reps):
             print(f"  [{rep + 1}/{self.reps}] four wrk of C=16 on one busy proxy, then on four", flush=True)
-            for name, four in (("rd", rd_four), ("yard", yard_four)):
+            for name, four in layouts:
                 results[f"{name} one"].append(self.four_wrk([four[0]] * 4))
                 results[f"{name} four"].append(self.four_wrk(four))
             print(f"  [{rep + 1}/{self.reps}] one busy proxy and four, each a process, at once", flush=True)
@@ -650,7 +658,14 @@ class Bench:
             results["yard one"],
             results["yard four"],
         )
+        threads = self.row(
+            "cache hit, 4×C=16: 4 yardstick threads of one process vs 1 (same GIL)",
+            "one yardstick thread",
+            results["threads one"],
+            results["threads four"],
+        )
         self.target("4 busy proxies: total RPS ≥ 0.9× one", f"{row['rps_ratio']:.2f}×", row["rps_ratio"] >= 0.9)
+        self.target("for scale: 4 yardstick threads' total RPS vs one's", f"{threads['rps_ratio']:.2f}×", None)
         self.target(
             "for scale: 4 busy proxies, one busy proxy's CPU per hit / four's, each a process, loaded at once",
             f"{statistics.median(at_once):.2f}× ({', '.join(f'{r:.2f}' for r in at_once)})",

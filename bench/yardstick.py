@@ -2,7 +2,8 @@
 
 Plain ASGI on uvicorn + uvloop + httptools, one pooled upstream client (aiohttp, as in Rubberduck), a dict
 cache keyed by a sha256 of method, path and body, no database, no logging, no provider logic. It forwards the
-request path as is to --upstream, streams SSE answers chunk by chunk.
+request path as is to --upstream, streams SSE answers chunk by chunk. Given several --port, it serves each on
+its own thread and loop with its own cache and client, as a runner serves its proxies.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Yardstick:
 
 def main() -> None:
     import sys
+    import threading
 
     from proxies.interpreter import tune
 
@@ -80,21 +82,31 @@ def main() -> None:
     import uvicorn
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, action="append", required=True, help="one server each")
     parser.add_argument("--upstream", required=True)
     args = parser.parse_args()
-    uvicorn.run(
-        Yardstick(args.upstream),
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        backlog=4096,
-        timeout_keep_alive=75,
-    )
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                Yardstick(args.upstream),
+                host="127.0.0.1",
+                port=port,
+                loop="uvloop",
+                http="httptools",
+                lifespan="off",
+                access_log=False,
+                log_level="warning",
+                backlog=4096,
+                timeout_keep_alive=75,
+            )
+        )
+        for port in args.port
+    ]
+    threads = [threading.Thread(target=server.run, name=f"yardstick-{server.config.port}") for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 if __name__ == "__main__":
