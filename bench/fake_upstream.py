@@ -104,7 +104,7 @@ class FakeUpstream:
 
 
 def main() -> None:
-    import uvicorn
+    from serving import server
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -112,19 +112,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--chunk-ms", type=float, default=5.0)
     args = parser.parse_args()
-    app = FakeUpstream(args.ttft_ms, args.chunks, args.chunk_ms)
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        backlog=4096,
-        timeout_keep_alive=75,
-    )
+    server(FakeUpstream(args.ttft_ms, args.chunks, args.chunk_ms), args.port).run()
 
 
 if __name__ == "__main__":

@@ -72,41 +72,19 @@ class Yardstick:
 
 def main() -> None:
     import sys
-    import threading
 
     from proxies.interpreter import tune
 
     # Rubberduck's GC policy (start-up objects frozen, no automatic full collections): without it, full
     # collections walking the growing dict cache gave the yardstick a 100-220 ms miss p99, flattering Rubberduck.
     tune(sys.getswitchinterval(), full_gc_seconds=3600)
-    import uvicorn
+    from serving import serve_each
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, action="append", required=True, help="one server each")
     parser.add_argument("--upstream", required=True)
     args = parser.parse_args()
-    servers = [
-        uvicorn.Server(
-            uvicorn.Config(
-                Yardstick(args.upstream),
-                host="127.0.0.1",
-                port=port,
-                loop="uvloop",
-                http="httptools",
-                lifespan="off",
-                access_log=False,
-                log_level="warning",
-                backlog=4096,
-                timeout_keep_alive=75,
-            )
-        )
-        for port in args.port
-    ]
-    threads = [threading.Thread(target=server.run, name=f"yardstick-{server.config.port}") for server in servers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    serve_each({port: Yardstick(args.upstream) for port in args.port})
 
 
 if __name__ == "__main__":
