@@ -390,19 +390,24 @@ class Bench:
                 f"--chunks={STREAM_CHUNKS}",
                 f"--chunk-ms={STREAM_GAP_MS}",
             ),
-            start_server(
-                cpus,
-                workdir,
-                "yardstick",
-                [str(BENCH / "yardstick.py"), f"--port={self.yard_port}", f"--upstream=http://{HOST}:{self.up_port}"],
-                self.yard_port,
-            ),
         ]
+        self.yard_pid = self.start_yardstick("yardstick", [self.yard_port]).pid
         up = f"http://{HOST}:{self.up_port}"
         self.rd_port, self.rd50_port = rd_a, rd_b
         self.rd = Rubberduck(cpus, workdir, "rubberduck", {rd_a: f"{up}/v1", rd_b: f"{up}/l50/v1"})
         self.rds = [self.rd]
-        self.yard_pid, self.rd_pid = self.procs[1].pid, self.rd.wait_ready()["pid"]
+        self.rd_pid = self.rd.wait_ready()["pid"]
+
+    def start_yardstick(self, name: str, ports: list[int]) -> subprocess.Popen:
+        """A yardstick process forwarding to the fake upstream, serving each port given (a thread each)."""
+        args = [
+            str(BENCH / "yardstick.py"),
+            *[f"--port={port}" for port in ports],
+            f"--upstream=http://{HOST}:{self.up_port}",
+        ]
+        proc = start_server(self.cpus, self.workdir, name, args, ports[0])
+        self.procs.append(proc)
+        return proc
 
     def warm(self) -> None:
         for port in (self.yard_port, self.rd_port):
@@ -600,7 +605,7 @@ class Bench:
             out[streams] = res
         self.extra["streaming"] = out
 
-    def several_proxies(self, workdir: Path, cpus: Cpus) -> None:
+    def several_proxies(self) -> None:
         """Four busy proxies against one, both driven by the same four wrk processes of C=16: four wrk processes
         sharing the load core alone double the p99 even against one port of the yardstick, so a reference
         driven by one wrk of C=64 would charge the load generator's scheduling to the proxies.
@@ -621,14 +626,11 @@ class Bench:
         one_port, *four_ports = free_ports(5)
         one_rd = self.new_process("rubberduck-one-busy", [one_port])
         four_rd = self.new_process("rubberduck-four-busy", four_ports)
-        upstream = f"--upstream=http://{HOST}:{self.up_port}"
         yard_four = [self.yard_port, *free_ports(3)]
         for i, port in enumerate(yard_four[1:]):
-            args = [str(BENCH / "yardstick.py"), f"--port={port}", upstream]
-            self.procs.append(start_server(cpus, workdir, f"yardstick-{i + 2}", args, port))
+            self.start_yardstick(f"yardstick-{i + 2}", [port])
         threads_four = free_ports(4)
-        args = [str(BENCH / "yardstick.py"), *[f"--port={port}" for port in threads_four], upstream]
-        self.procs.append(start_server(cpus, workdir, "yardstick-threads", args, threads_four[0]))
+        self.start_yardstick("yardstick-threads", threads_four)
         for p in [*ports, *yard_four, *threads_four]:
             wait_port(p)
             post(p, CHAT, HIT_BODY)
@@ -818,7 +820,7 @@ class Bench:
             print("logging cost", flush=True)
             self.logging_cost()
             print("several busy proxies in one process", flush=True)
-            self.several_proxies(workdir, cpus)
+            self.several_proxies()
             self.db_checks("main process", self.rd)
             print("memory", flush=True)
             self.memory(workdir, cpus)
