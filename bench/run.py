@@ -692,10 +692,10 @@ class Bench:
             "calls_per_request": 0.0,
         }
 
-    def memory(self, workdir: Path, cpus: Cpus) -> None:
+    def memory(self) -> None:
         n = 10 if self.args.quick else 50
         port, *extra = free_ports(1 + n)
-        mem = Rubberduck(cpus, workdir, "rubberduck-memory", {port: f"http://{HOST}:{self.up_port}/v1"})
+        mem = Rubberduck(self.cpus, self.workdir, "rubberduck-memory", {port: f"http://{HOST}:{self.up_port}/v1"})
         try:
             idle = mem.wait_ready()
             time.sleep(1.0)
@@ -823,7 +823,7 @@ class Bench:
             self.several_proxies()
             self.db_checks("main process", self.rd)
             print("memory", flush=True)
-            self.memory(workdir, cpus)
+            self.memory()
             self.ratio_targets()
         finally:
             for rd in getattr(self, "rds", []):
