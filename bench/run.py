@@ -477,7 +477,7 @@ class Bench:
     def logging_cost(self) -> None:
         """Two new processes, logging on and off, started and warmed alike, so that logging is all that differs:
         a process whose 64 MiB LRU the miss cells filled spends ~10 % more CPU per hit than a new one, logging
-        on or off (docs/performance.md), which the main process's history would add to logging's cost."""
+        on or off (docs/performance-history.md), which the main process's history would add to logging's cost."""
         on_port, off_port = free_ports(2)
         on_rd = self.new_process("rubberduck-logging-on", [on_port])
         off_rd = self.new_process("rubberduck-logging-off", [off_port], logging_on=False)
@@ -535,7 +535,7 @@ class Bench:
         CPU per request, and a slower or busier moment of the machine slows both alike. One after the other, the
         RPS ratio of one pair of processes read 0.63 in one run and 0.82 in another (logging on/off); at once,
         five repeats of that pair read 18.5-19.7 % and of the yardstick and Rubberduck 0.549-0.566
-        (docs/performance.md)."""
+        (docs/performance-history.md)."""
         self.settle()
         up0 = upstream_count(self.up_port)
         cpu0 = [cpu_seconds(pid) for _, pid, _ in (a, b)]
@@ -611,7 +611,7 @@ class Bench:
         driven by one wrk of C=64 would charge the load generator's scheduling to the proxies.
 
         The same load on four yardstick processes against one shows what four busy event loops sharing one core
-        cost without any GIL: the kernel time-slices them, and the p99 grows about as much (docs/performance.md).
+        cost without any GIL: the kernel time-slices them, and the p99 grows about as much (docs/performance-history.md).
         On four yardstick threads of one process against one, what they cost with it: the same thread layout as
         the runner's, without Rubberduck's code.
 

@@ -9,7 +9,7 @@ the hits it displaces (bench/run.py "logging cost"). So a batch of queued record
 column (transposed, mapped and chained in C, with no Python step per row where a column needs none), without
 dicts or datetimes, and batches are large enough that the per-batch work (transaction, id allocation, roll-up
 upserts) stays small per row. Not larger: a flush of 2,000 rows kept the proxies from the GIL long enough to put
-the hit p99 at C=64 at 7.2-8.2 ms, where 500 give 6.0-6.1 ms for the same CPU (docs/performance.md).
+the hit p99 at C=64 at 7.2-8.2 ms, where 500 give 6.0-6.1 ms for the same CPU (docs/performance-history.md).
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def insert_statement(rows: int, vendor: str) -> str:
     statement journal, so that a constraint failure can undo that one statement; past 64 KiB the journal goes to
     a temporary file, opened and unlinked for the statement. A batch is all or nothing anyway (a failure rolls
     the transaction back), and with several busy proxies, whose rows land in as many places of the
-    (proxy, time) index, that copying was most of the writer's page writes (docs/performance.md)."""
+    (proxy, time) index, that copying was most of the writer's page writes (docs/performance-history.md)."""
     verb, paramstyle = ("INSERT OR FAIL", "?") if vendor == "sqlite" else ("INSERT", "%s")
     row = f"({', '.join([paramstyle] * len(ENTRY_COLUMNS))})"
     return f"{verb} INTO logs_logentry ({', '.join(ENTRY_COLUMNS)}) VALUES {', '.join([row] * rows)}"

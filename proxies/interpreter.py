@@ -14,7 +14,7 @@ second (0.2 ms each) plus a middle one every ten (1-6 ms): 8 % of the process's 
 Busy proxy loops take turns (TakeTurns): left to the GIL's forced switches and the kernel, four busy proxies of
 one process answered with a p99 of ~37 ms where one busy proxy under the same load had ~13 ms; loops that offer
 the core to the other threads once per switch interval bring that to ~20 ms with 5 ms turns, and on a faster
-machine, whose one busy proxy answered within ~8.5 ms, to ~13 ms with 3 ms turns (docs/performance.md).
+machine, whose one busy proxy answered within ~8.5 ms, to ~13 ms with 3 ms turns (docs/performance-history.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ together.
 uvicorn writes an answer's status line and headers in one transport.write and its body in another: two send()
 calls and, with TCP_NODELAY on (proxies/server.py), two TCP segments for every answer. Here the writes made in
 one turn of the event loop are joined and sent at its end: ~4 µs less CPU an answer (a sixth of a bare
-passthrough's cache hit, docs/performance.md) and one segment. Nothing waits longer than the turn it was written
+passthrough's cache hit, docs/performance-history.md) and one segment. Nothing waits longer than the turn it was written
 in, so a stream's chunks still leave as they arrive.
 """
 

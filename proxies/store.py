@@ -19,7 +19,7 @@ class RowIds:
     The table has no index on the key. Keys are sha256 digests, so each insert into such an index landed on
     another of its pages, and SQLite wrote every page a batch touched to the WAL at commit and again at the
     checkpoint: 18.6 µs an entry, against 4.1 with only the (proxy, id) index, which inserts append to
-    (docs/performance.md). So a proxy loads its keys' row ids at start and reads and updates rows by id. Written
+    (docs/performance-history.md). So a proxy loads its keys' row ids at start and reads and updates rows by id. Written
     on the db thread only; the proxy's loop reads `ids`, and clearing the cache empties it.
     """
 
@@ -57,7 +57,7 @@ def save_entries(proxy_id: int, rows: RowIds, entries: dict[str, Cached]) -> Non
     """Writes a batch of one proxy's entries in one transaction: new keys as new rows, whose ids it then reads
     back, a key stored already in place (keeping its hit count and creation time). Plain executemany: bulk_create
     built model instances and compiled its SQL for every batch (~0.13 ms an entry) on a thread that shares the
-    GIL and the core with the proxies (docs/performance.md)."""
+    GIL and the core with the proxies (docs/performance-history.md)."""
     close_old_connections()
     created_at = connection.ops.adapt_datetimefield_value(timezone.now())
     json_or_null = json_adapter()
