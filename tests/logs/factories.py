@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from logs.records import LogRecord
 from logs.writer import LogWriter
 from proxies.models import Proxy
+from proxies.records import LogRecord
 
 _ports = itertools.count(41000)
 

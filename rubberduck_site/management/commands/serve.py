@@ -5,7 +5,9 @@ from daphne.server import Server
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from proxies.runner import Runner
+from proxies.interpreter import configure_process
+from rubberduck_site.asgi import application
+from rubberduck_site.dataplane import build_runner
 
 
 class Command(BaseCommand):
@@ -16,9 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("RUBBERDUCK_HOST", "127.0.0.1"))
 
     def handle(self, *args, port, host, **options):
-        from rubberduck_site.asgi import application
-
-        runner = Runner()
+        configure_process()
+        runner = build_runner()
         runner.start(embedded=True)
         self.stdout.write(f"Rubberduck on http://{host}:{port}/ (proxies bind {settings.RUBBERDUCK_PROXY_HOST})")
         self.stdout.flush()
