@@ -68,6 +68,11 @@ class Running:
     stopping: bool = False
     release: bool = False  # once stopped, give up its lease (its desired state is stopped)
 
+    def state(self, proxy_id: int) -> ProxyState:
+        app, counters = self.server.app, self.server.app.counters
+        return ProxyState(proxy_id, app.settings.owner_id, self.port, self.stopping, max(counters.in_flight, 0),
+                          counters.requests, counters.cache_hits, counters.errors)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class ProxyState:
@@ -276,23 +281,7 @@ class Runner:
 
     def snapshot(self) -> list[ProxyState]:
         """The proxies this runner serves, stopping ones included; read from any thread (metrics, the bench)."""
-        states = []
-        for pid, running in list(self.running.items()):
-            app = running.server.app
-            counters = app.counters
-            states.append(
-                ProxyState(
-                    pid,
-                    app.settings.owner_id,
-                    running.port,
-                    running.stopping,
-                    max(counters.in_flight, 0),
-                    counters.requests,
-                    counters.cache_hits,
-                    counters.errors,
-                )  # fmt: skip
-            )
-        return states
+        return [running.state(pid) for pid, running in list(self.running.items())]
 
     def clear_cache(self, proxy_id: int) -> None:
         """Drops a proxy's in-memory cache at once (its rows were deleted by the caller)."""

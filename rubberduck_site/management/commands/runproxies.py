@@ -35,4 +35,4 @@ class Command(BaseCommand):
 
 def runner_force(runner: Runner) -> None:
     for running in list(runner.running.values()):
-        running.server.server.force_exit = True
+        running.server.stop("force", wait=False)
