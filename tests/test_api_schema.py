@@ -103,7 +103,7 @@ def properties(schema, name) -> set[str]:
     return set(schema["components"]["schemas"][name]["properties"])
 
 
-def test_it_describes_each_answer_with_exactly_its_fields(schema, api, user):
+def test_it_describes_each_answer_with_exactly_its_fields(schema, api):
     proxy = api.post("/api/v1/proxies/", {"name": "p", "provider": "openai", "model_name": "m"}, format="json")
     proxy_id = proxy.json()["id"]
     Proxy.objects.filter(pk=proxy_id).update(desired_state="stopped", status="stopped")
