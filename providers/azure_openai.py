@@ -114,6 +114,7 @@ class AzureOpenAIProvider(Provider):
     upstream_required = True
     pricing_provider_id = "azure"
     request_id_header = "x-request-id"
+    api_roots = ("/openai/",)
     endpoints = _endpoints()
 
     def route(self, request: Request) -> Route:

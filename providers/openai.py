@@ -184,6 +184,7 @@ class OpenAIProvider(Provider):
     default_upstream_url = "https://api.openai.com/v1"
     pricing_provider_id = "openai"
     client_base_path = "/v1"
+    api_roots = ("/v1/",)
     # Paths are matched after the client's "/v1" prefix; see upstream_path().
     prefix = "/v1"
     endpoints = (

@@ -27,7 +27,12 @@ class ProviderListApi(APIView):
     def get(self, request):
         return Response(
             [
-                {"id": p.id, "name": p.name, "default_upstream_url": p.default_upstream_url}
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "default_upstream_url": p.default_upstream_url,
+                    "coverage": p.coverage(),
+                }
                 for p in providers.registry().values()
             ]
         )
