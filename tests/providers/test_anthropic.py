@@ -87,16 +87,19 @@ def test_it_caches_a_message_with_tools_and_a_system_prompt(proxy, upstream, run
     assert entries[0].cost_usd == entries[1].cost_usd == expected_cost() > 0
 
 
-def test_it_streams_the_real_event_sequence_and_replays_it_as_a_stream(proxy, upstream, runner):
-    client = client_for(proxy)
+def stream_twice(client, ask):
+    """Streams the same message twice; per run: the cache header, the event types, the final message."""
 
     def run():
-        with client.messages.stream(**ASK) as stream:
+        with client.messages.stream(**ask) as stream:
             events = [e.type for e in stream]
             return stream.response.headers["x-rubberduck-cache"], events, stream.get_final_message()
 
-    live_cache, live_events, live = run()
-    replay_cache, replay_events, replayed = run()
+    return run(), run()
+
+
+def test_it_streams_the_real_event_sequence_and_replays_it_as_a_stream(proxy, upstream, runner):
+    (live_cache, live_events, live), (replay_cache, replay_events, replayed) = stream_twice(client_for(proxy), ASK)
 
     assert (live_cache, replay_cache) == ("miss", "hit")
     assert live_events == replay_events

@@ -6,11 +6,13 @@ from decimal import Decimal
 import anthropic
 import genai_prices
 import httpx
+import httpx2
 import pytest
 
 from tests.conftest import flushed_logs, run_async, set_failures, wait_until
 from tests.fakes import anthropic as fake
 from tests.fakes.server import FakeUpstream
+from tests.providers.test_anthropic import stream_twice
 
 MODEL = "claude-sonnet-4-5@20250929"
 PREFIX = "/v1/projects/p/locations/us-east5/publishers/anthropic/models"
@@ -71,15 +73,7 @@ def test_it_forwards_a_message_to_raw_predict_then_serves_the_repeat_from_cache(
 
 
 def test_it_streams_from_stream_raw_predict_and_replays_the_stream(proxy, upstream, runner):
-    client = client_for(proxy)
-
-    def run():
-        with client.messages.stream(**ASK) as stream:
-            events = [e.type for e in stream]
-            return stream.response.headers["x-rubberduck-cache"], events, stream.get_final_message()
-
-    live_cache, live_events, live = run()
-    replay_cache, replay_events, replayed = run()
+    (live_cache, live_events, live), (replay_cache, replay_events, replayed) = stream_twice(client_for(proxy), ASK)
 
     assert (live_cache, replay_cache) == ("miss", "hit")
     assert live_events == replay_events and live_events[0] == "message_start" and live_events[-1] == "message_stop"
@@ -213,3 +207,27 @@ def test_gemini_routes_keep_googles_error_shape_beside_claudes(proxy, api, runne
     claude = httpx.post(f"{proxy['base_url']}{PREFIX}/{MODEL}:rawPredict", json={"anthropic_version": "x"})
     assert gemini.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert claude.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_stream_chaos_cuts_claudes_stream_between_whole_events_live_and_replayed(proxy, upstream, api, runner):
+    client = client_for(proxy)
+
+    def deltas(text):
+        events = client.messages.create(**{**ASK, "messages": [{"role": "user", "content": text}]}, stream=True)
+        return [e.delta.text for e in events if e.type == "content_block_delta"]
+
+    full = deltas("cached")
+    set_failures(api, runner, proxy, {"stream": {"cut_after_events": 4, "rate": 1.0}})
+    for text in ("live", "cached"):
+        with pytest.raises(httpx2.RemoteProtocolError):
+            deltas(text)
+    set_failures(api, runner, proxy, {})
+    assert deltas("cached") == full and "".join(full) == TEXT  # the cached stream is intact
+    assert len(upstream.requests) == 2
+    entries = logs(runner, proxy, 4)
+    assert [(e.cache, e.failure) for e in entries] == [
+        ("miss", None),
+        ("miss", "stream_cut"),
+        ("hit", "stream_cut"),
+        ("hit", None),
+    ]
