@@ -120,6 +120,8 @@ def test_it_describes_each_answer_with_exactly_its_fields(schema, api):
     answers = {
         "Proxy": [proxy.json(), *api.get("/api/v1/proxies/").json()],
         "Provider": api.get("/api/v1/providers/").json(),
+        "Coverage": [p["coverage"] for p in api.get("/api/v1/providers/").json()],
+        "Operation": [op for p in api.get("/api/v1/providers/").json() for op in p["coverage"]["cached"]],
         "FailureConfig": [api.get(f"/api/v1/proxies/{proxy_id}/failures").json()],
         "Timeout": [api.get(f"/api/v1/proxies/{proxy_id}/failures").json()["timeout"]],
         "Stream": [api.get(f"/api/v1/proxies/{proxy_id}/failures").json()["stream"]],
