@@ -76,10 +76,6 @@ class AsyncProxy(ProxyRecord):
         self.client = client
         self.cache = AsyncProxyCache(self)
 
-    def _set(self, data: dict[str, Any]) -> AsyncProxy:
-        self.data = data
-        return self
-
     async def refresh(self) -> AsyncProxy:
         return self._set(await self.client.run(plans.refresh_proxy(self.id)))
 

@@ -100,7 +100,7 @@ class LocalServer:
         lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
         if done.returncode != 0 or not lines:
             raise RubberduckError(None, f"Creating a token failed ({done.returncode}): {done.stderr.strip()}")
-        return lines[-1]
+        return lines[-1].split()[-1]  # the key, whatever words come before it
 
     def failure(self, message: str) -> RubberduckError:
         output = self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""

@@ -130,9 +130,11 @@ class MarkedFailures:
             try:
                 proxy = self.client.get_proxy(name)
             except RubberduckError as e:
-                if e.status == 404 and factory_used:
+                if e.status != 404:
+                    raise
+                if factory_used:
                     continue  # rubberduck_proxy may make it during the test
-                raise
+                pytest.fail(f"{MARKER} applied to nothing: no proxy named {name!r}")
             self.applied.append((proxy, proxy.failures()))
             proxy.set_failures(self.config_of(mark))
             self.used.add(index)
@@ -147,7 +149,14 @@ class MarkedFailures:
         self.applied.clear()
 
     def unused(self) -> list[str]:
-        return [repr(mark.kwargs.get("proxy")) for i, mark in enumerate(self.markers) if i not in self.used]
+        """What each marker that applied to nothing expected."""
+        return [
+            f"no proxy named {mark.kwargs['proxy']!r}"
+            if mark.kwargs.get("proxy")
+            else "no proxy made by rubberduck_proxy"
+            for index, mark in enumerate(self.markers)
+            if index not in self.used
+        ]
 
 
 marked_failures_key = pytest.StashKey[MarkedFailures]()
@@ -168,18 +177,20 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     marked = item.stash.get(marked_failures_key, None)
     if marked is None:
         return (yield)
-    marked.apply_named(factory_used="rubberduck_proxy" in getattr(item, "fixturenames", ()))
     try:
+        marked.apply_named(factory_used="rubberduck_proxy" in getattr(item, "fixturenames", ()))
         result = yield
     finally:
         marked.restore()
     if marked.unused():
-        pytest.fail(f"{MARKER}: no proxy named {', '.join(marked.unused())} was found or made by rubberduck_proxy")
+        pytest.fail(f"{MARKER} applied to nothing: {'; '.join(marked.unused())}")
     return result
 
 
 @pytest.fixture
-def rubberduck_proxy(rubberduck: Rubberduck, request: pytest.FixtureRequest) -> Iterator[Callable[..., Proxy]]:
+def rubberduck_proxy(
+    rubberduck: Rubberduck, request: pytest.FixtureRequest, _rubberduck_failures: None
+) -> Iterator[Callable[..., Proxy]]:
     made: list[Proxy] = []
     marked = request.node.stash.get(marked_failures_key, None)
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")[:60]

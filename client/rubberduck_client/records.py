@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 
 
 class ProxySettings(TypedDict, total=False):
@@ -37,6 +37,10 @@ class ProxyRecord:
 
     def __init__(self, data: dict[str, Any]):
         self.data = data
+
+    def _set(self, data: dict[str, Any]) -> Self:
+        self.data = data
+        return self
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} id={self.id} {self.status} {self.base_url}>"

@@ -83,10 +83,6 @@ class Proxy(ProxyRecord):
         self.client = client
         self.cache = ProxyCache(self)
 
-    def _set(self, data: dict[str, Any]) -> Proxy:
-        self.data = data
-        return self
-
     def refresh(self) -> Proxy:
         return self._set(self.client.run(plans.refresh_proxy(self.id)))
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from rubberduck_client import AsyncRubberduck
 
 os.environ.pop("RUBBERDUCK_URL", None)

@@ -5,6 +5,7 @@ import secrets
 
 import openai
 import pytest
+
 from rubberduck_client import AsyncProxy, AsyncRubberduck, RubberduckError
 
 

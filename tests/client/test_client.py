@@ -5,8 +5,8 @@ import secrets
 
 import openai
 import pytest
-from rubberduck_client import Proxy, Rubberduck, RubberduckError
 
+from rubberduck_client import Proxy, Rubberduck, RubberduckError
 from tests.conftest import wait_until
 
 RATE_LIMITED = {"errors": [{"status": 429, "rate": 1.0}]}

@@ -14,6 +14,7 @@ def run_tests(pytester, monkeypatch):
     monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
 
     def run(source: str, *args: str):
+        pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
         pytester.makepyfile(test_inner=source)
         return pytester.runpytest_subprocess(*INNER, *args, timeout=300)
 
@@ -66,6 +67,14 @@ def test_it_cleans_up_made_proxies_and_applies_marked_failures_for_one_test(
             print(f"MADE={proxy.name}")
             assert proxy.failures() == {"errors": [{"status": 429, "rate": 1.0}]}
 
+        @pytest.fixture
+        def made_by_a_fixture(rubberduck_proxy):
+            return rubberduck_proxy(model_name="m", upstream_url="http://127.0.0.1:9/v1")
+
+        @pytest.mark.rubberduck_failures(rpm_limit=9)
+        def test_marker_applies_to_the_proxies_its_fixtures_make(made_by_a_fixture):
+            assert made_by_a_fixture.failures() == {"rpm_limit": 9}
+
         @pytest.mark.rubberduck_failures({"rpm_limit": 2}, proxy="NAMED")
         def test_marker_applies_to_a_named_proxy(rubberduck):
             assert rubberduck.get_proxy("NAMED").failures() == {"rpm_limit": 2}
@@ -78,14 +87,24 @@ def test_it_cleans_up_made_proxies_and_applies_marked_failures_for_one_test(
         @pytest.mark.rubberduck_failures(proxy="no-such-proxy", errors={500: 1.0})
         def test_marker_on_a_missing_proxy(rubberduck):
             pass
+
+        @pytest.mark.rubberduck_failures(errors={500: 1.0})
+        def test_marker_without_a_proxy_to_apply_to(rubberduck_proxy):
+            pass
     """.replace("NAMED", named.name)
 
     result = run_tests(
         source, f"--rubberduck-url={rubberduck_server.url}", f"--rubberduck-token={rubberduck_server.token}"
     )
 
-    result.assert_outcomes(passed=3, failed=2)
-    result.stdout.fnmatch_lines(["*failing on purpose*", "*no proxy named 'no-such-proxy'*"])
+    result.assert_outcomes(passed=4, failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*failing on purpose*",
+            "*applied to nothing: no proxy named 'no-such-proxy'*",
+            "*applied to nothing: no proxy made by rubberduck_proxy*",
+        ]
+    )
     made = printed(result, "MADE")
     assert len(made) == 2
     assert not {p.name for p in rubberduck.proxies()} & set(made)
