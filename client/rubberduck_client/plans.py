@@ -57,7 +57,10 @@ def fetch(call: Call) -> Plan[Any]:
     answer = yield call
     assert answer is not None
     waited, pause = 0.0, 0.05
-    while answer.status == 202 and answer.headers.get("location") and waited < PENDING_TIMEOUT:
+    while answer.status == 202 and answer.headers.get("location"):
+        if waited >= PENDING_TIMEOUT:
+            message = f"Still pending after {PENDING_TIMEOUT:.0f} s: {call.method} {call.path}"
+            raise RubberduckError(202, message, code="pending")
         yield Pause(pause)
         waited, pause = waited + pause, min(pause * 2, 0.5)
         answer = yield Call("GET", answer.headers["location"])
@@ -107,7 +110,13 @@ def ensure_proxy(name: str, fields: Mapping[str, Any]) -> Plan[dict]:
     fields = {key: value for key, value in fields.items() if value is not None}
     proxy = yield from find_proxy(name)
     if proxy is None:
-        return (yield from create_proxy({"name": name, **fields}))
+        try:
+            return (yield from create_proxy({"name": name, **fields}))
+        except RubberduckError as e:
+            # Taken meanwhile (another process ensuring it too): then it is that one.
+            proxy = (yield from find_proxy(name)) if "name" in e.field_errors else None
+            if proxy is None:
+                raise
     changes = {key: value for key, value in fields.items() if proxy.get(key) != value}
     if changes:
         proxy = yield from update_proxy(proxy["id"], changes)
