@@ -28,6 +28,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_signal() -> signal.Signals:
+    """SIGINT, as Ctrl-C would; but a process started in the background of a script ignores SIGINT and so do
+    its children (an ignored signal stays ignored across exec), so then SIGTERM, which stops it as gracefully."""
+    return signal.SIGTERM if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else signal.SIGINT
+
+
 class LocalServer:
     def __init__(
         self,
@@ -109,7 +115,7 @@ class LocalServer:
     def stop(self) -> None:
         """Ctrl-C (the server stops every proxy gracefully), then a kill if it takes too long."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(stop_signal())
             try:
                 self.process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
