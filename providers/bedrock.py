@@ -205,13 +205,15 @@ class BedrockProvider(Provider):
     pricing_provider_id = "aws"
     key_headers = KEY_HEADERS
     request_id_header = "x-amzn-requestid"
+    api_roots = ("/model/", "/guardrail/", "/guardrail-checks/", "/async-invoke")
     endpoints = (
         Endpoint("POST", r"/model/(?P<model>.+)/converse", "converse"),
         Endpoint("POST", r"/model/(?P<model>.+)/converse-stream", "converse_stream", stream="always"),
         Endpoint("POST", r"/model/(?P<model>.+)/invoke", "invoke_model"),
         Endpoint("POST", r"/model/(?P<model>.+)/invoke-with-response-stream", "invoke_model_stream", stream="always"),
         Endpoint("POST", r"/model/(?P<model>.+)/count-tokens", "count_tokens"),
-        Endpoint("POST", r"/guardrail/(?P<guardrail>[^/]+)/version/(?P<version>[^/]+)/apply", "apply_guardrail"),
+        # A guardrail may be named by its ARN, whose "/" arrives percent-encoded.
+        Endpoint("POST", r"/guardrail/(?P<guardrail>.+)/version/(?P<version>[^/]+)/apply", "apply_guardrail"),
         Endpoint("POST", r"/guardrail-checks/invoke", "invoke_guardrail_checks"),
         Endpoint("POST", r"/async-invoke", "start_async_invoke", cacheable=False),
         Endpoint("GET", r"/async-invoke", "list_async_invokes", cacheable=False),

@@ -6,6 +6,8 @@ from proxies.models import Proxy
 
 
 class ProxySerializer(serializers.ModelSerializer):
+    """A proxy: one provider's API on its own port. `base_url` is what a client puts in its SDK."""
+
     port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     base_url = serializers.SerializerMethodField()
@@ -71,3 +73,34 @@ class ProxySerializer(serializers.ModelSerializer):
 
 class StopSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=Proxy.StopMode.choices, default=Proxy.StopMode.GRACEFUL)
+
+
+class OperationSerializer(serializers.Serializer):
+    """One operation of a provider's API that its proxies model."""
+
+    operation = serializers.CharField(help_text="Its name, e.g. `messages` or `converse_stream`.")
+    method = serializers.CharField()
+    stream = serializers.ChoiceField(
+        choices=["never", "always", "body"], help_text="`body`: it streams when the request body says `stream: true`."
+    )
+    paths = serializers.ListField(child=serializers.CharField(), help_text="e.g. `/v1/models/{model}`.")
+
+
+class CoverageSerializer(serializers.Serializer):
+    """What a proxy of this provider does with each request."""
+
+    cached = OperationSerializer(many=True, help_text="Forwarded once; identical repeats are answered from the cache.")
+    forwarded = OperationSerializer(many=True, help_text="Modelled, forwarded every time, never cached.")
+    passthrough = serializers.ListField(
+        child=serializers.CharField(), help_text="The API roots under which any other request passes through uncached."
+    )
+    refused = serializers.CharField(help_text="What is never forwarded, and how it is answered.")
+
+
+class ProviderSerializer(serializers.Serializer):
+    """A provider a proxy can speak for (`provider` of a proxy is its `id`)."""
+
+    id = serializers.CharField()
+    name = serializers.CharField()
+    default_upstream_url = serializers.CharField(help_text="Where a proxy forwards when its `upstream_url` is empty.")
+    coverage = CoverageSerializer()

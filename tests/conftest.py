@@ -11,6 +11,9 @@ from accounts.services import user_create_verified
 from tests.fakes import openai as fake_openai
 from tests.fakes.server import FakeUpstream
 
+# `pytester` runs pytest on a test file of its own (the client's plugin tests); only a top-level conftest may say so.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(autouse=True)
 def _own_port_range(settings):

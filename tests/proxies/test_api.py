@@ -33,11 +33,41 @@ def create(api, **fields):
 
 def test_it_lists_the_providers(api):
     providers = {p["id"]: p for p in api.get("/api/v1/providers/").json()}
-    assert providers["openai"] == {
+    assert set(providers) == {"openai", "azure_openai", "anthropic", "bedrock", "vertex", "gemini"}
+    openai_entry = providers["openai"]
+    assert {k: openai_entry[k] for k in ("id", "name", "default_upstream_url")} == {
         "id": "openai",
         "name": "OpenAI",
         "default_upstream_url": "https://api.openai.com/v1",
     }
+    assert set(openai_entry) == {"id", "name", "default_upstream_url", "coverage"}
+
+
+def test_it_lists_what_each_provider_caches_forwards_passes_through_and_refuses(api):
+    providers = {p["id"]: p for p in api.get("/api/v1/providers/").json()}
+    anthropic = providers["anthropic"]["coverage"]
+    assert set(anthropic) == {"cached", "forwarded", "passthrough", "refused"}
+    assert {"operation": "messages", "method": "POST", "stream": "body", "paths": ["/v1/messages"]} in anthropic[
+        "cached"
+    ]
+    assert "complete" in [c["operation"] for c in anthropic["cached"]]
+    assert "batches.create" in [c["operation"] for c in anthropic["forwarded"]]
+    assert "batches.create" not in [c["operation"] for c in anthropic["cached"]]
+    assert anthropic["passthrough"] == ["/v1/"]
+    assert "404" in anthropic["refused"] and "/v1/" in anthropic["refused"]
+
+    vertex = {c["operation"]: c for c in providers["vertex"]["coverage"]["cached"]}
+    assert vertex["anthropic.messages.stream"]["paths"] == [
+        "/{version}/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict"
+    ]
+    assert len(vertex["generateContent"]["paths"]) == 3  # publisher model, deployed endpoint, express mode
+    bedrock = {c["operation"] for c in providers["bedrock"]["coverage"]["cached"]}
+    assert {"converse", "apply_guardrail"} <= bedrock
+    assert providers["gemini"]["coverage"]["passthrough"] == ["/v1beta/", "/v1/", "/v1alpha/", "/upload/"]
+
+
+def test_the_provider_list_needs_a_signed_in_user(db):
+    assert Client().get("/api/v1/providers/").status_code in (401, 403)
 
 
 def test_it_creates_a_proxy_with_the_contracts_fields(api):

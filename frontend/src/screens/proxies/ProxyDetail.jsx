@@ -9,6 +9,7 @@ import { PageSkeleton } from '../../components/AppLayout.jsx'
 import { StatusPill, Badge } from '../../components/StatusPill.jsx'
 import { api } from '../../lib/api.js'
 import { useProviders } from '../../lib/session.js'
+import { Coverage } from './Coverage.jsx'
 import { FailureEditor } from './FailureEditor.jsx'
 import { ProxyActions } from './ProxyActions.jsx'
 import { ProxyForm } from './ProxyForm.jsx'
@@ -109,6 +110,7 @@ export default function ProxyDetail() {
         </Card>
       </div>
 
+      {provider?.coverage && <Coverage coverage={provider.coverage} providerName={provider.name} />}
       <FailureEditor key={p.id} proxy={p} />
       <ProxyForm open={editing} proxy={p} onClose={() => setEditing(false)} />
     </div>
