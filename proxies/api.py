@@ -1,12 +1,17 @@
 """The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404."""
 
+from collections.abc import Mapping
+
+import yaml
 from django.shortcuts import get_object_or_404
 from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import providers
-from proxies import services
+from proxies import declarations, services
 from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
 from proxies.serializers import ProxySerializer, StopSerializer
@@ -29,7 +34,7 @@ class ProviderListApi(APIView):
 class ProxyListApi(APIView):
     def get(self, request):
         proxies = Proxy.objects.filter(owner=request.user)
-        for param in ("status", "provider"):
+        for param in ("status", "provider", "name"):
             if request.query_params.get(param):
                 proxies = proxies.filter(**{param: request.query_params[param]})
         tag = request.query_params.get("tag")
@@ -37,7 +42,7 @@ class ProxyListApi(APIView):
         return Response(ProxySerializer(result, many=True).data)
 
     def post(self, request):
-        serializer = ProxySerializer(data=request.data)
+        serializer = ProxySerializer(data=request.data, context={"owner": request.user})
         serializer.is_valid(raise_exception=True)
         try:
             proxy = services.proxy_create(owner=request.user, **serializer.validated_data)
@@ -96,3 +101,51 @@ class ProxyFailuresApi(APIView):
         serializer.is_valid(raise_exception=True)
         proxy = services.proxy_failures_set(proxy=proxy, config=serializer.to_config())
         return Response(proxy.failures)
+
+
+class ProxyCloneApi(APIView):
+    def post(self, request, pk):
+        source = owned_proxy(request, pk)
+        name = request.data.get("name") if isinstance(request.data, Mapping) else None
+        name = name or services.name_free(request.user, f"{source.name}-copy")
+        serializer = ProxySerializer(data={"name": name}, partial=True, context={"owner": request.user})
+        serializer.is_valid(raise_exception=True)
+        try:
+            proxy = services.proxy_clone(proxy=source, name=serializer.validated_data["name"])
+        except services.NoFreePort as e:
+            return Response({"port": [str(e)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ProxySerializer(proxy).data, status=status.HTTP_201_CREATED)
+
+
+class YamlParser(BaseParser):
+    media_type = "application/yaml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return yaml.safe_load(stream)
+        except yaml.YAMLError as e:
+            raise ParseError(f"YAML parse error - {e}") from None
+
+
+class TextYamlParser(YamlParser):
+    media_type = "text/yaml"
+
+
+def query_flag(request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
+
+
+class ApplyApi(APIView):
+    """Applies a declaration document (JSON or YAML) to the requesting user's proxies; see docs/declarations.md."""
+
+    parser_classes = [JSONParser, YamlParser, TextYamlParser]
+
+    def post(self, request):
+        try:
+            outcome = declarations.apply(
+                request.user, request.data, prune=query_flag(request, "prune"), dry_run=query_flag(request, "dry_run")
+            )
+        except declarations.DeclarationError as e:
+            detail = f"The declaration has {len(e.errors)} error(s); nothing was changed."
+            return Response({"detail": detail, "errors": e.errors}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(outcome.as_dict())

@@ -49,15 +49,26 @@ class ProxySerializer(serializers.ModelSerializer):
             )
         return value
 
+    def validate_name(self, value):
+        # The owner of a new proxy comes from the view (context); a name is unique among one owner's proxies.
+        owner = self.instance.owner if self.instance is not None else self.context["owner"]
+        if self.others(Proxy.objects.filter(owner=owner, name=value)).exists():
+            raise serializers.ValidationError("You already have a proxy with this name.")
+        return value
+
     def validate_port(self, value):
         if value is None:
             return value
-        clash = Proxy.objects.filter(port=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
+        if self.port_clashes(value).exists():
             raise serializers.ValidationError("This port is already used by another proxy.")
         return value
+
+    def port_clashes(self, port: int):
+        """The proxies that hold `port` and stop this one from taking it."""
+        return self.others(Proxy.objects.filter(port=port))
+
+    def others(self, proxies):
+        return proxies if self.instance is None else proxies.exclude(pk=self.instance.pk)
 
     def validate(self, attrs):
         provider_id = attrs.get("provider") or (self.instance.provider if self.instance else None)
