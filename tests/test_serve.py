@@ -59,3 +59,38 @@ def _get(url):
         return httpx.get(url, timeout=2)
     except httpx.HTTPError:
         return None
+
+
+def test_serve_with_a_config_applies_it_for_the_user_before_serving(user, transactional_db, openai_upstream, tmp_path):
+    web, proxy_port = free_port(), free_port()
+    config = tmp_path / "rubberduck.yaml"
+    config.write_text(
+        "version: 1\n"
+        "proxies:\n"
+        f"  - {{name: declared, provider: openai, model_name: m, port: {proxy_port}, upstream_url: '{openai_upstream.url}/v1'}}\n"
+    )
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
+    command = [sys.executable, "manage.py", "serve", "--port", str(web), "--config", str(config), "--user", user.email]
+    process = subprocess.Popen(
+        command, env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until(lambda: Proxy.objects.filter(owner=user, name="declared", status="running").exists(), timeout=20)
+        answer = httpx.get(f"http://127.0.0.1:{proxy_port}/v1/models", headers={"authorization": "Bearer sk-x"})
+        assert answer.json()["data"][0]["id"] == "gpt-4o-mini"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0, output
+    assert "created: declared" in output
+
+
+def test_serve_refuses_a_config_with_errors_and_does_not_start(user, transactional_db, tmp_path):
+    config = tmp_path / "rubberduck.yaml"
+    config.write_text("proxies:\n  - {name: bad, provider: nope, model_name: m}\n")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
+    command = [sys.executable, "manage.py", "serve", "--port", str(free_port()), "--config", str(config)]
+    result = subprocess.run(command, env=env, cwd=settings.BASE_DIR, capture_output=True, timeout=60)
+    assert result.returncode == 1
+    assert b"proxies[0].provider: Unknown provider" in result.stderr
+    assert not Proxy.objects.exists()

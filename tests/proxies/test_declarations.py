@@ -1,10 +1,15 @@
 """POST /api/v1/apply: a declaration document makes the owner's proxies so, all or nothing, idempotently."""
 
 import json
+from io import StringIO
 
 import pytest
 import yaml
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from accounts.services import user_create_verified
 from proxies.models import Proxy
 from tests.accounts.factories import proxy_row
 
@@ -243,3 +248,65 @@ def test_another_users_proxies_are_neither_seen_nor_touched(api, user, other_api
 def test_it_needs_authentication(client, db):
     response = client.post("/api/v1/apply", {"proxies": []}, content_type="application/json")
     assert response.status_code in (401, 403)
+
+
+def write_file(tmp_path, document, name="rubberduck.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(document) if name.endswith(".yaml") else json.dumps(document))
+    return str(path)
+
+
+def test_the_apply_command_applies_a_file_for_a_user(user, other_user, tmp_path):
+    path = write_file(tmp_path, {"proxies": [declared("dev", port=23061), declared("ci")]})
+    out = StringIO()
+    call_command("apply", "-f", path, "--user", "ADA@example.com", stdout=out)
+    assert "created: dev, ci" in out.getvalue() and "deleted: -" in out.getvalue()
+    assert sorted(Proxy.objects.filter(owner=user).values_list("name", flat=True)) == ["ci", "dev"]
+
+    proxy_row(user, name="stray", port=23062)
+    out = StringIO()
+    call_command(
+        "apply",
+        "-f",
+        write_file(tmp_path, {"proxies": [declared("dev", port=23061)]}, "a.json"),
+        "--user",
+        user.email,
+        "--prune",
+        stdout=out,
+    )
+    assert "unchanged: dev" in out.getvalue() and "deleted: ci, stray" in out.getvalue()
+    assert not Proxy.objects.filter(owner=other_user).exists()
+
+
+def test_the_apply_command_prints_every_error_and_changes_nothing(user, tmp_path):
+    path = write_file(tmp_path, {"proxies": [declared("a", provider="nope"), declared("b", port=0)]})
+    err = StringIO()
+    with pytest.raises(CommandError, match="2 error"):
+        call_command("apply", "-f", path, "--user", user.email, stderr=err)
+    assert "proxies[0].provider: Unknown provider" in err.getvalue()
+    assert "proxies[1].port:" in err.getvalue()
+    assert not Proxy.objects.exists()
+
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("apply", "-f", str(tmp_path / "missing.yaml"), "--user", user.email, stderr=err)
+    assert "(document): Cannot read" in err.getvalue()
+
+
+def test_without_a_user_the_command_applies_for_the_only_admin_or_else_the_only_user(db, tmp_path):
+    path = write_file(tmp_path, {"proxies": [declared("dev")]})
+    with pytest.raises(CommandError, match="--user"):
+        call_command("apply", "-f", path, stdout=StringIO())  # nobody yet
+
+    ada = user_create_verified(email="ada@example.com", password="x")
+    call_command("apply", "-f", path, stdout=StringIO())
+    assert Proxy.objects.get().owner == ada
+
+    user_create_verified(email="bob@example.com", password="x")
+    with pytest.raises(CommandError, match="--user"):
+        call_command("apply", "-f", path, stdout=StringIO())  # two users, no admin
+
+    root = get_user_model().objects.create_superuser(username="root", email="root@example.com", password="x")
+    call_command("apply", "-f", path, "--dry-run", stdout=StringIO())
+    call_command("apply", "-f", path, stdout=StringIO())
+    assert Proxy.objects.get(owner=root).name == "dev"
