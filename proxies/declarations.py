@@ -160,7 +160,8 @@ def validate_entry(owner, path: str, entry, existing: dict[str, Proxy], writable
     serializer = DeclaredProxySerializer(instance=proxy, data=data, context={"owner": owner})
     if not serializer.is_valid():
         errors += error_paths(serializer.errors, path)
-    failures = FailureConfigSerializer(data=entry.get("failures") or {})
+    failures = entry.get("failures")
+    failures = FailureConfigSerializer(data={} if failures is None else failures)  # YAML's empty `failures:`
     if not failures.is_valid():
         errors += error_paths(failures.errors, f"{path}.failures")
     if errors:
@@ -244,9 +245,7 @@ def plan(declared: list[Declared], existing: dict[str, Proxy], prune: bool, dry_
             outcome.unchanged.append(item.name)
     if prune:
         names = {item.name for item in declared}
-        outcome.deleted = [
-            name for name, proxy in sorted(existing.items(), key=lambda kv: kv[1].pk) if name not in names
-        ]
+        outcome.deleted = [name for name in existing if name not in names]  # in id order, as queried
     return outcome
 
 
