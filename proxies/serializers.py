@@ -2,7 +2,9 @@ from django.conf import settings
 from rest_framework import serializers
 
 import providers
+from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
+from rubberduck_site.openapi import ApiErrorSerializer
 
 
 class ProxySerializer(serializers.ModelSerializer):
@@ -92,3 +94,48 @@ class ProviderSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     default_upstream_url = serializers.CharField(help_text="Where a proxy forwards when its `upstream_url` is empty.")
+
+
+class CloneSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        required=False, help_text="The copy's name; by default the first free of `NAME-copy`, `NAME-copy-2`, ..."
+    )
+
+
+class ProxyDeclarationSerializer(ProxySerializer):
+    """A proxy in a declaration: the fields of a proxy and its failure config. A field left out takes its default,
+    except `port`: an existing proxy keeps its own, a new one is given a free one. See docs/declarations.md."""
+
+    failures = FailureConfigSerializer(required=False)
+
+    class Meta(ProxySerializer.Meta):
+        fields = [*ProxySerializer.Meta.fields, "failures"]
+
+
+class DeclarationSerializer(serializers.Serializer):
+    """A declaration: your proxies by name (documents `POST /api/v1/apply`; proxies/declarations.py checks it)."""
+
+    version = serializers.IntegerField(required=False, min_value=1, max_value=1)
+    prune = serializers.BooleanField(required=False, help_text="Also delete your proxies the list does not name.")
+    proxies = ProxyDeclarationSerializer(many=True)
+
+
+class ApplyOutcomeSerializer(serializers.Serializer):
+    """What an apply did (or, on a dry run, would do), by proxy name."""
+
+    created = serializers.ListField(child=serializers.CharField())
+    changed = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField())
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="Empty without prune.")
+    dry_run = serializers.BooleanField()
+
+
+class DeclarationErrorSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="Where in the document, e.g. `proxies[2].failures.errors[0].rate`.")
+    message = serializers.CharField()
+
+
+class DeclarationErrorsSerializer(ApiErrorSerializer):
+    """A declaration that cannot be applied: every error, each with its path; nothing was changed."""
+
+    errors = DeclarationErrorSerializer(many=True)
