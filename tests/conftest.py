@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 import os
 import time
 from pathlib import Path
@@ -72,9 +73,11 @@ def openai_upstream():
 def make_proxy(api, runner):
     """Creates a proxy through the API and waits until the runner serves it."""
 
+    made = itertools.count(1)
+
     def make(provider="openai", upstream_url="", client=None, **fields):
         body = {
-            "name": f"{provider}-test",
+            "name": f"{provider}-test-{next(made)}",  # names are unique per owner
             "provider": provider,
             "model_name": "test-model",
             "upstream_url": upstream_url,

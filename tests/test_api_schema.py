@@ -119,6 +119,7 @@ def test_it_describes_each_answer_with_exactly_its_fields(schema, api):
 
     answers = {
         "Proxy": [proxy.json(), *api.get("/api/v1/proxies/").json()],
+        "ApplyOutcome": [api.post("/api/v1/apply", {"proxies": []}, format="json").json()],
         "Provider": api.get("/api/v1/providers/").json(),
         "Coverage": [p["coverage"] for p in api.get("/api/v1/providers/").json()],
         "Operation": [op for p in api.get("/api/v1/providers/").json() for op in p["coverage"]["cached"]],
@@ -145,6 +146,9 @@ def test_it_describes_the_error_answers_as_they_are(schema, api):
     assert set(Client().get("/api/v1/proxies/").json()) == error  # 401
     assert set(api.get("/api/v1/proxies/999999/").json()) == error  # 404
     assert set(api.post("/api/v1/proxies/", "{", content_type="application/json").json()) == error  # 400, not JSON
+    declaration_errors = api.post("/api/v1/apply", {"proxies": [{"name": 1}]}, format="json").json()
+    assert set(declaration_errors) == properties(schema, "DeclarationErrors")
+    assert all(set(e) == properties(schema, "DeclarationError") for e in declaration_errors["errors"])
     field_errors = api.post("/api/v1/proxies/", {"provider": "nope"}, format="json").json()  # 400, per field
     assert field_errors and all(
         isinstance(m, list) and all(isinstance(s, str) for s in m) for m in field_errors.values()

@@ -35,6 +35,7 @@ class Absent:
     method: str
     path: str
     markers: list[str] = field(default_factory=list)
+    body: dict | None = None
 
 
 @dataclass
@@ -47,7 +48,10 @@ class Shared:
 RANGE = "since=2000-01-01T00:00:00Z"
 ROUTES = {
     "providers/": [Shared("GET", "/api/v1/providers/")],
-    "proxies/": [Absent("GET", "/api/v1/proxies/", ["{proxy_name}"])],
+    "proxies/": [
+        Absent("GET", "/api/v1/proxies/", ["{proxy_name}"]),
+        Absent("GET", "/api/v1/proxies/?name={proxy_name}", ["{proxy_name}"]),
+    ],
     "proxies/<int:pk>/": [
         Missing("GET", "/api/v1/proxies/{proxy}/"),
         Missing("PATCH", "/api/v1/proxies/{proxy}/", {"name": "stolen"}),
@@ -60,6 +64,8 @@ ROUTES = {
         Missing("GET", "/api/v1/proxies/{proxy}/failures"),
         Missing("PUT", "/api/v1/proxies/{proxy}/failures", {"rpm_limit": 1}),
     ],
+    "proxies/<int:pk>/clone": [Missing("POST", "/api/v1/proxies/{proxy}/clone", {"name": "stolen"})],
+    "apply": [Absent("POST", "/api/v1/apply?prune=true", ["{proxy_name}"], {"proxies": []})],
     "logs/": [
         Absent("GET", "/api/v1/logs/", [MARK_IP, MARK_HASH]),
         Absent("GET", "/api/v1/logs/?proxy={proxy}", [MARK_IP, MARK_HASH]),

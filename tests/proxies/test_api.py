@@ -100,6 +100,27 @@ def test_it_filters_the_list_by_status_provider_and_tag(api, user):
     assert names("?provider=anthropic") == []
 
 
+def test_it_finds_a_proxy_by_name(api):
+    create(api, name="dev")
+    create(api, name="dev-2")
+    assert [p["name"] for p in api.get("/api/v1/proxies/?name=dev").json()] == ["dev"]
+    assert api.get("/api/v1/proxies/?name=nope").json() == []
+
+
+def test_a_name_is_unique_among_one_owners_proxies(api, other_api):
+    first = create(api, name="dev").json()
+    second = create(api, name="other").json()
+
+    response = create(api, name="dev")
+    assert response.status_code == 400
+    assert response.json() == {"name": ["You already have a proxy with this name."]}
+
+    response = api.patch(f"/api/v1/proxies/{second['id']}/", {"name": "dev"}, format="json")
+    assert response.status_code == 400 and "name" in response.json()
+    assert api.patch(f"/api/v1/proxies/{first['id']}/", {"name": "dev"}, format="json").status_code == 200
+    assert create(other_api, name="dev").status_code == 201  # another owner's names do not count
+
+
 def test_it_updates_and_deletes_a_proxy(api):
     proxy = create(api).json()
     patched = api.patch(f"/api/v1/proxies/{proxy['id']}/", {"description": "new", "tags": ["z"]}, format="json")
