@@ -10,7 +10,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("email")
-        parser.add_argument("--create", action="store_true", help="create the user, email-verified, if missing")
+        parser.add_argument(
+            "--create", action="store_true", help="create the user, email-verified, if missing (the first is admin)"
+        )
         parser.add_argument("--name", default="cli")
 
     def handle(self, *args, email, create, name, **options):
@@ -18,6 +20,6 @@ class Command(BaseCommand):
         if user is None:
             if not create:
                 raise CommandError(f"No user with email {email}. Use --create to create one.")
-            user = user_create_verified(email=email)
+            user = user_create_verified(email=email, first_is_admin=True)
         _, key = ApiToken.issue(user, name)
         self.stdout.write(key)
