@@ -11,7 +11,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("email")
         parser.add_argument(
-            "--create", action="store_true", help="create the user, email-verified, if missing (the first is admin)"
+            "--create-user",
+            "--create",
+            dest="create",
+            action="store_true",
+            help="create the user, email-verified, if missing (the first is admin)",
         )
         parser.add_argument("--name", default="cli")
 
@@ -19,7 +23,7 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(email__iexact=email).first()
         if user is None:
             if not create:
-                raise CommandError(f"No user with email {email}. Use --create to create one.")
+                raise CommandError(f"No user with email {email}. Use --create-user to create one.")
             user = user_create_verified(email=email, first_is_admin=True)
         _, key = ApiToken.issue(user, name)
         self.stdout.write(key)
