@@ -42,7 +42,13 @@ class Server:
 
 
 pass_server = click.make_pass_decorator(Server)
-proxy_ref = click.argument("proxy", metavar="NAME|ID")
+
+
+def on_a_proxy(command):
+    """A command on one proxy: its NAME|ID argument, --json, and the server."""
+    return click.argument("proxy", metavar="NAME|ID")(json_option(pass_server(command)))
+
+
 COLUMNS = ("id", "name", "provider", "status", "port", "base_url")
 
 
@@ -72,9 +78,7 @@ def proxies_ls(server, status, provider, tag, as_json):
 
 
 @proxies.command("show")
-@proxy_ref
-@json_option
-@pass_server
+@on_a_proxy
 def proxies_show(server, proxy, as_json):
     """One proxy's settings and state."""
     found = server.proxy(proxy)
@@ -82,9 +86,7 @@ def proxies_show(server, proxy, as_json):
 
 
 @proxies.command("start")
-@proxy_ref
-@json_option
-@pass_server
+@on_a_proxy
 def proxies_start(server, proxy, as_json):
     """Start a proxy; answers once it serves (exit 1 when it cannot, with the reason)."""
     started = server.proxy(proxy).start()
@@ -95,10 +97,8 @@ def proxies_start(server, proxy, as_json):
 
 
 @proxies.command("stop")
-@proxy_ref
+@on_a_proxy
 @click.option("--force", is_flag=True, help="Cut requests in flight instead of letting them finish.")
-@json_option
-@pass_server
 def proxies_stop(server, proxy, force, as_json):
     """Stop a proxy (gracefully: requests in flight finish first)."""
     stopped = server.proxy(proxy).stop("force" if force else "graceful")
@@ -106,13 +106,12 @@ def proxies_stop(server, proxy, force, as_json):
 
 
 @proxies.command("rm")
-@proxy_ref
-@pass_server
-def proxies_rm(server, proxy):
+@on_a_proxy
+def proxies_rm(server, proxy, as_json):
     """Delete a proxy, with its cache and its log entries."""
     found = server.proxy(proxy)
     found.delete()
-    click.echo(f"Deleted {found.name}.")
+    emit(as_json, {"deleted": found.name}, f"Deleted {found.name}.")
 
 
 @click.group()
@@ -121,9 +120,7 @@ def failures():
 
 
 @failures.command("show")
-@proxy_ref
-@json_option
-@pass_server
+@on_a_proxy
 def failures_show(server, proxy, as_json):
     """A proxy's failure config ({} when every failure is off)."""
     config = server.proxy(proxy).failures()
@@ -131,10 +128,8 @@ def failures_show(server, proxy, as_json):
 
 
 @failures.command("set")
-@proxy_ref
+@on_a_proxy
 @failure_flags.options
-@json_option
-@pass_server
 def failures_set(server, proxy, as_json, **flags):
     """Replace a proxy's failure config with a file's (-f, JSON or YAML) and/or the flags' (a flag's part wins over
     the file's; a part given neither way is off). For example: --error 429:0.5 --timeout delay:5"""
@@ -166,9 +161,7 @@ def cache():
 
 
 @cache.command("clear")
-@proxy_ref
-@json_option
-@pass_server
+@on_a_proxy
 def cache_clear(server, proxy, as_json):
     """Empty a proxy's cache."""
     found = server.proxy(proxy)

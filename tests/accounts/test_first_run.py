@@ -2,21 +2,17 @@
 screens (told through allauth's response meta) say where the verification link went."""
 
 import os
-import subprocess
-import sys
 import threading
-import uuid
 from io import StringIO
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from accounts.services import user_create_verified
 from tests.accounts.conftest import last_mail_to, link_key
 from tests.accounts.test_social import provider, social_login  # noqa: F401 (provider: a fixture)
-from tests.conftest import require_service
+from tests.proxies.test_scale_out import manage, postgres_url  # noqa: F401 (postgres_url: a fixture)
 
 CONSOLE = "django.core.mail.backends.console.EmailBackend"
 
@@ -89,32 +85,10 @@ print(get_user_model().objects.filter(is_superuser=True).count(), get_user_model
 
 
 @pytest.mark.services
-def test_concurrent_first_accounts_make_exactly_one_admin_on_postgresql(tmp_path):
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    import psycopg
-
-    name = f"rubberduck_first_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        env = {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}", "RUBBERDUCK_DATA_DIR": str(tmp_path)}
-
-        def manage(*args):
-            return subprocess.run(
-                [sys.executable, "manage.py", *args],
-                env={**os.environ, **env},
-                cwd=django_settings.BASE_DIR,
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            ).stdout
-
-        manage("migrate", "-v0")
-        assert manage("shell", "--no-imports", "-c", RACE).split() == ["1", "8"]
-    finally:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def test_concurrent_first_accounts_make_exactly_one_admin_on_postgresql(postgres_url, tmp_path):  # noqa: F811
+    env = {**os.environ, "DATABASE_URL": postgres_url, "RUBBERDUCK_DATA_DIR": str(tmp_path)}
+    manage(env, "migrate", "-v0")
+    assert manage(env, "shell", "--no-imports", "-c", RACE).split() == ["1", "8"]
 
 
 def test_without_an_email_service_the_console_shows_the_verification_link(spa, settings, capsys, caplog):
