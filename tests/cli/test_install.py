@@ -95,19 +95,12 @@ def test_pip_install_gives_a_rubberduck_command_that_serves_from_an_empty_direct
 
     empty, home = tmp_path / "empty", tmp_path / "home"
     empty.mkdir()
-    unset = {
-        "RUBBERDUCK_DATA_DIR",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "XDG_DATA_HOME",
-        "PYTHONPATH",
-        "DJANGO_SETTINGS_MODULE",
-    }
+    # Nothing from this environment that would choose the data dir, the database or the key.
+    unset = {"RUBBERDUCK_DATA_DIR", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "XDG_DATA_HOME", "PYTHONPATH"}
     env = {key: value for key, value in os.environ.items() if key not in unset} | {"HOME": str(home)}
     where = [str(python), "-c", "import rubberduck_site, rubberduck_cli; print(rubberduck_site.__file__)"]
-    assert Path(
-        subprocess.run(where, cwd=empty, env=env, capture_output=True, text=True).stdout.strip()
-    ).is_relative_to(venv)
+    imported = subprocess.run(where, cwd=empty, env=env, capture_output=True, text=True, check=True).stdout
+    assert Path(imported.strip()).is_relative_to(venv)
 
     rubberduck = venv / "bin" / "rubberduck"
     port = free_port()
