@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 
 from accounts.conf import cache_settings, email_settings, socialaccount_providers
+from rubberduck_site.data_dir import default_data_dir, stored_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -14,12 +15,15 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 VERSION = "0.1.0"
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 24)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-DATA_DIR = Path(env("RUBBERDUCK_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+# A source checkout keeps its data beside the code (./data); an installed copy in the user's data directory (XDG).
+XDG_DATA_HOME = Path(env("XDG_DATA_HOME", default="") or Path.home() / ".local" / "share")  # set but empty: unset
+DATA_DIR = Path(env("RUBBERDUCK_DATA_DIR", default=str(default_data_dir(BASE_DIR, XDG_DATA_HOME)))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Unset: a key made on first start and kept in the data directory, so sessions outlive restarts.
+SECRET_KEY = env("SECRET_KEY", default="") or stored_secret_key(DATA_DIR)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -66,8 +70,9 @@ ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = env.int("ACCOUNT_EMAIL_CONFIRMATION_EXP
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # only in the browser session that signed up (allauth checks)
 ACCOUNT_PREVENT_ENUMERATION = True  # sign-up and reset answer alike whether or not the email is known
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"  # sign-ups follow SiteSettings.signup_open
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"  # sign-ups follow SiteSettings.signup_open; first is admin
 SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+HEADLESS_ADAPTER = "accounts.adapter.HeadlessAdapter"  # tells the sign-up screens where emails go
 # allauth's own ACCOUNT_RATE_LIMITS keep their defaults under our django-ratelimit layer: see accounts/ratelimits.py.
 RUBBERDUCK_RATE_LIMITS = {}  # per action overrides of accounts.ratelimits.DEFAULT_RATES, e.g. {"login": {"ip": "20/m"}}
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
@@ -153,7 +158,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+FRONTEND_DIST = Path(__file__).resolve().parent / "ui"  # the built UI (`npm run build`), shipped in the wheel
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.exists() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
