@@ -16,7 +16,7 @@ from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.models import ApiToken
-from tests.accounts.factories import cache_row, log_row, proxy_row
+from tests.factories import CacheEntryFactory, LogEntryFactory, ProxyFactory
 
 MARK_IP = "198.51.100.77"  # in the owner's log entries only
 MARK_HASH = "f00d" * 16
@@ -103,9 +103,9 @@ def test_it_has_an_isolation_case_for_every_api_route():
 @pytest.fixture
 def owned(user):
     """The first user's objects, each carrying a marker the intruder must never see."""
-    proxy = proxy_row(user, name="ada-secret-proxy", desired_state="stopped", status="stopped")
-    log_row(proxy, ip=MARK_IP, prompt_hash=MARK_HASH, timestamp=timezone.now() - timedelta(minutes=5))
-    cache_row(proxy)
+    proxy = ProxyFactory(owner=user, name="ada-secret-proxy")
+    LogEntryFactory(proxy=proxy, ip=MARK_IP, prompt_hash=MARK_HASH, timestamp=timezone.now() - timedelta(minutes=5))
+    CacheEntryFactory(proxy=proxy)
     token, _ = ApiToken.issue(user, "ada-secret-token")
     try:
         from metrics.models import MetricBucket
