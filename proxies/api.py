@@ -1,6 +1,7 @@
 """The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,7 +10,8 @@ import providers
 from proxies import services
 from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
-from proxies.serializers import ProxySerializer, StopSerializer
+from proxies.serializers import ProviderSerializer, ProxySerializer, StopSerializer
+from rubberduck_site.openapi import DeletedSerializer, errors
 
 
 def owned_proxy(request, pk) -> Proxy:
@@ -17,6 +19,11 @@ def owned_proxy(request, pk) -> Proxy:
 
 
 class ProviderListApi(APIView):
+    @extend_schema(
+        operation_id="providers_list",
+        summary="The providers a proxy can speak for",
+        responses={200: ProviderSerializer(many=True), **errors(401)},
+    )
     def get(self, request):
         return Response(
             [
@@ -27,6 +34,16 @@ class ProviderListApi(APIView):
 
 
 class ProxyListApi(APIView):
+    @extend_schema(
+        operation_id="proxies_list",
+        summary="Your proxies",
+        parameters=[
+            OpenApiParameter("status", enum=Proxy.Status.values, description="Only proxies in this status."),
+            OpenApiParameter("provider", description="Only proxies of this provider id."),
+            OpenApiParameter("tag", description="Only proxies with this tag."),
+        ],
+        responses={200: ProxySerializer(many=True), **errors(401)},
+    )
     def get(self, request):
         proxies = Proxy.objects.filter(owner=request.user)
         for param in ("status", "provider"):
@@ -36,6 +53,12 @@ class ProxyListApi(APIView):
         result = [p for p in proxies if not tag or tag in (p.tags or [])]
         return Response(ProxySerializer(result, many=True).data)
 
+    @extend_schema(
+        summary="Create a proxy (and start it)",
+        description="`port` omitted or null: a free port is assigned. A port another proxy uses: 400.",
+        request=ProxySerializer,
+        responses={201: ProxySerializer, **errors(400, 401, 403)},
+    )
     def post(self, request):
         serializer = ProxySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -47,9 +70,16 @@ class ProxyListApi(APIView):
 
 
 class ProxyDetailApi(APIView):
+    @extend_schema(summary="A proxy", responses={200: ProxySerializer, **errors(401, 404)})
     def get(self, request, pk):
         return Response(ProxySerializer(owned_proxy(request, pk)).data)
 
+    @extend_schema(
+        summary="Change a proxy",
+        description="A running proxy serves the new settings at once (a new port restarts it).",
+        request=ProxySerializer,
+        responses={200: ProxySerializer, **errors(400, 401, 403, 404)},
+    )
     def patch(self, request, pk):
         proxy = owned_proxy(request, pk)
         serializer = ProxySerializer(proxy, data=request.data, partial=True)
@@ -60,18 +90,37 @@ class ProxyDetailApi(APIView):
         proxy = services.proxy_update(proxy=proxy, **fields)
         return Response(ProxySerializer(proxy).data)
 
+    @extend_schema(
+        summary="Delete a proxy",
+        description="It stops serving; its cache and its log entries go with it.",
+        responses={204: None, **errors(401, 403, 404)},
+    )
     def delete(self, request, pk):
         services.proxy_delete(proxy=owned_proxy(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProxyStartApi(APIView):
+    @extend_schema(
+        operation_id="proxies_start",
+        summary="Start a proxy",
+        description="Answers once `status` is `running` or `error` (then `last_error` says why).",
+        request=None,
+        responses={200: ProxySerializer, **errors(401, 403, 404)},
+    )
     def post(self, request, pk):
         proxy = services.proxy_start(proxy=owned_proxy(request, pk))
         return Response(ProxySerializer(proxy).data)
 
 
 class ProxyStopApi(APIView):
+    @extend_schema(
+        operation_id="proxies_stop",
+        summary="Stop a proxy",
+        description="`graceful` (the default) lets requests in flight finish; `force` cuts them.",
+        request=StopSerializer,
+        responses={200: ProxySerializer, **errors(400, 401, 403, 404)},
+    )
     def post(self, request, pk):
         proxy = owned_proxy(request, pk)
         serializer = StopSerializer(data=request.data)
@@ -81,15 +130,31 @@ class ProxyStopApi(APIView):
 
 
 class ProxyCacheApi(APIView):
+    @extend_schema(
+        operation_id="proxies_cache_clear",
+        summary="Empty a proxy's cache",
+        responses={200: DeletedSerializer, **errors(401, 403, 404)},
+    )
     def delete(self, request, pk):
         deleted = services.proxy_cache_clear(proxy=owned_proxy(request, pk))
         return Response({"deleted": deleted})
 
 
 class ProxyFailuresApi(APIView):
+    @extend_schema(
+        summary="A proxy's failure config",
+        responses={200: FailureConfigSerializer, **errors(401, 404)},
+    )
     def get(self, request, pk):
         return Response(owned_proxy(request, pk).failures or {})
 
+    @extend_schema(
+        summary="Replace a proxy's failure config",
+        description="Every part is optional; an absent part is off, `{}` turns every failure off. Unknown keys "
+        "are refused. See docs/failures.md.",
+        request=FailureConfigSerializer,
+        responses={200: FailureConfigSerializer, **errors(400, 401, 403, 404)},
+    )
     def put(self, request, pk):
         proxy = owned_proxy(request, pk)
         serializer = FailureConfigSerializer(data=request.data)

@@ -172,7 +172,8 @@ class ProxyApp:
         if route.cacheable:
             if key is None:  # so the request was built above
                 key_path, key_query, key_headers = provider.cache_key_parts(request, route)
-                key = cache_key(request.method, key_path, key_query, key_headers, body, request.json)
+                content_type = request.headers.get("content-type", "")
+                key = cache_key(request.method, key_path, key_query, key_headers, body, request.json, content_type)
             record.prompt_hash = key
             cached = await self.cache.get(key)
             if cached is not None:

@@ -6,6 +6,8 @@ from proxies.models import Proxy
 
 
 class ProxySerializer(serializers.ModelSerializer):
+    """A proxy: one provider's API on its own port. `base_url` is what a client puts in its SDK."""
+
     port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     base_url = serializers.SerializerMethodField()
@@ -71,3 +73,11 @@ class ProxySerializer(serializers.ModelSerializer):
 
 class StopSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=Proxy.StopMode.choices, default=Proxy.StopMode.GRACEFUL)
+
+
+class ProviderSerializer(serializers.Serializer):
+    """A provider a proxy can speak for (`provider` of a proxy is its `id`)."""
+
+    id = serializers.CharField()
+    name = serializers.CharField()
+    default_upstream_url = serializers.CharField(help_text="Where a proxy forwards when its `upstream_url` is empty.")

@@ -237,3 +237,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# The API describes itself: OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ with its files served by us
+# (the sidecar app's static files), so the docs work offline. The docs are public; the data behind them is not.
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rubberduck API",
+    "DESCRIPTION": "The control plane of Rubberduck, an LLM caching and chaos proxy. See docs/api.md.",
+    "VERSION": VERSION,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],  # form bodies work too, but JSON is the API
+    "SERVE_AUTHENTICATION": [],  # the same schema for everyone: a stale token must not make it 401
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from proxies.models import Proxy
 from tests.conftest import wait_until
+from tests.test_api_schema import docs_assets
 
 
 def free_port() -> int:
@@ -43,6 +44,8 @@ def test_serve_answers_ui_api_and_proxies_and_stops_cleanly_on_ctrl_c(user, tran
         assert health.json()["status"] == "ok"
         wait_until(lambda: Proxy.objects.get(pk=proxy.pk).status == "running", timeout=10)
         assert _get(f"http://127.0.0.1:{web}/api/v1/providers/").status_code in (401, 403)
+        assets = docs_assets(_get(f"http://127.0.0.1:{web}/api/docs/").text)
+        assert assets and all(_get(f"http://127.0.0.1:{web}{a}").status_code == 200 for a in assets)  # no CDN
         answer = httpx.get(f"http://127.0.0.1:{proxy_port}/v1/models", headers={"authorization": "Bearer sk-x"})
         assert answer.json()["data"][0]["id"] == "gpt-4o-mini"
     finally:
