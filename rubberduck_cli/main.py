@@ -2,10 +2,10 @@
 errors), 2 a usage error."""
 
 import click
-from rubberduck_client import RubberduckError
 
 from rubberduck_cli import local, remote
 from rubberduck_cli.output import one_line
+from rubberduck_client import RubberduckError
 
 
 class Rubberduck(click.Group):

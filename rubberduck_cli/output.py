@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+
 from rubberduck_client import RubberduckError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's own shape).")

@@ -3,10 +3,10 @@
 from dataclasses import dataclass, field
 
 import click
-from rubberduck_client import Proxy, Rubberduck, RubberduckError
 
 from rubberduck_cli import failure_flags, tail
 from rubberduck_cli.output import emit, fields, json_option, table
+from rubberduck_client import Proxy, Rubberduck, RubberduckError
 
 
 @dataclass

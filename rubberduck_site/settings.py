@@ -86,7 +86,10 @@ HEADLESS_FRONTEND_URLS = {
     "socialaccount_login_error": "/account/provider/callback",
 }
 # Google/GitHub: each gets an app (and a button) only when its client id and secret are both set.
-SOCIALACCOUNT_PROVIDERS = socialaccount_providers(env.ENVIRON)
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers(
+    google=(env("GOOGLE_CLIENT_ID", default=""), env("GOOGLE_CLIENT_SECRET", default="")),
+    github=(env("GITHUB_CLIENT_ID", default=""), env("GITHUB_CLIENT_SECRET", default="")),
+)
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # a provider-verified email logs in to the account that owns it...
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True  # ...and links the social account to it
 SOCIALACCOUNT_LOGIN_ON_GET = False  # the SPA starts logins with a CSRF-protected form POST
@@ -178,9 +181,17 @@ REST_FRAMEWORK = {
 }
 
 # Email: SendGrid through anymail when SENDGRID_API_KEY is set, the console otherwise (accounts/conf.py).
-globals().update(email_settings(env.ENVIRON))
+globals().update(
+    email_settings(
+        sendgrid_api_key=env("SENDGRID_API_KEY", default=""), from_email=env("DEFAULT_FROM_EMAIL", default="")
+    )
+)
 # Rate-limit counters (and allauth's) live here; see accounts/conf.py on why LocMem is enough for `make run`.
 CACHES = cache_settings(REDIS_URL)
+
+# `serve`: the web UI, the REST API and WebSockets.
+RUBBERDUCK_HOST = env("RUBBERDUCK_HOST", default="127.0.0.1")
+RUBBERDUCK_PORT = env.int("RUBBERDUCK_PORT", default=8000)
 
 # The data plane.
 RUBBERDUCK_PROXY_HOST = env("RUBBERDUCK_PROXY_HOST", default="127.0.0.1")
@@ -190,6 +201,7 @@ RUBBERDUCK_CACHE_MEMORY_BYTES = env.int("RUBBERDUCK_CACHE_MEMORY_BYTES", default
 RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=600.0)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
+RUBBERDUCK_LEASE_SECONDS = env.float("RUBBERDUCK_LEASE_SECONDS", default=15.0)  # a runner's hold on its proxies
 # Interpreter settings of a process running proxies (proxies/interpreter.py).
 RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn
 RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy
@@ -208,12 +220,13 @@ RUBBERDUCK_METRICS_TOKEN = env("RUBBERDUCK_METRICS_TOKEN", default="")  # /metri
 # The Bedrock region when a request names none (no SigV4 scope, no upstream_url): e.g. for API keys.
 RUBBERDUCK_BEDROCK_DEFAULT_REGION = env("RUBBERDUCK_BEDROCK_DEFAULT_REGION", default="us-east-1")
 
+LOG_LEVEL = env("LOG_LEVEL", default="")  # every logger's level; unset: WARNING, and INFO for Rubberduck's own
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
-    "loggers": {"rubberduck": {"level": env("LOG_LEVEL", default="INFO")}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL or "WARNING"},
+    "loggers": {"rubberduck": {"level": LOG_LEVEL or "INFO"}},
 }
 
 # Secure cookies are only sent over HTTPS, and `make run` serves plain http://127.0.0.1, where a Secure session

@@ -10,8 +10,8 @@ import httpx
 import openai
 import pytest
 from django.conf import settings
-from rubberduck_client import Rubberduck
 
+from rubberduck_client import Rubberduck
 from tests.cli.conftest import rubberduck
 from tests.test_serve import free_port
 
