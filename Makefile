@@ -47,4 +47,4 @@ bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist data
+	rm -rf $(VENV) frontend/node_modules rubberduck_site/ui data

@@ -287,9 +287,6 @@ class Provider:
         """A fresh inspector for one streamed answer of `route`."""
         raise NotImplementedError
 
-    def stream_content_type(self, route: Route) -> str:
-        return "text/event-stream"
-
     def new_request_id(self) -> str:
         return "req_" + ids.hex_id(16)
 

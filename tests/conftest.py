@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
-from accounts.services import user_create_verified
+from tests.factories import UserFactory
 from tests.fakes import openai as fake_openai
 from tests.fakes.server import FakeUpstream
 
@@ -25,12 +25,12 @@ def _own_port_range(settings):
 
 @pytest.fixture
 def user(db):
-    return user_create_verified(email="ada@example.com", password="correct-horse-battery")
+    return UserFactory(email="ada@example.com")
 
 
 @pytest.fixture
 def other_user(db):
-    return user_create_verified(email="bob@example.com", password="correct-horse-battery")
+    return UserFactory(email="bob@example.com")
 
 
 def token_client(user) -> APIClient:

@@ -11,12 +11,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from django.utils import timezone
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 
-from logs.models import LogEntry
 from proxies.models import Proxy
+from tests.factories import LogEntryFactory
 
 API_PREFIX = "/api/v1/"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -107,8 +106,7 @@ def test_it_describes_each_answer_with_exactly_its_fields(schema, api):
     proxy = api.post("/api/v1/proxies/", {"name": "p", "provider": "openai", "model_name": "m"}, format="json")
     proxy_id = proxy.json()["id"]
     Proxy.objects.filter(pk=proxy_id).update(desired_state="stopped", status="stopped")
-    LogEntry.objects.create(proxy_id=proxy_id, timestamp=timezone.now(), ip="127.0.0.1", method="POST",
-                            path="/v1/chat/completions", status_code=200, latency_ms=1.5, cache="miss")  # fmt: skip
+    LogEntryFactory(proxy=Proxy.objects.get(pk=proxy_id))
     failures = {"timeout": {"mode": "delay", "seconds": 1.0, "rate": 0.5}, "errors": [{"status": 429, "rate": 0.5}],
                 "ip_allow": ["127.0.0.1"], "ip_block": [], "rpm_limit": 60,
                 "stream": {"cut_after_events": 2, "chunk_delay_ms": 1.0, "rate": 1.0}, "seed": 1}  # fmt: skip

@@ -1,5 +1,3 @@
-import os
-
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
 from django.conf import settings
@@ -15,8 +13,8 @@ class Command(BaseCommand):
     help = "Serves the web UI, the REST API and WebSockets with daphne, with the proxy runner embedded."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=int(os.environ.get("RUBBERDUCK_PORT", "8000")))
-        parser.add_argument("--host", default=os.environ.get("RUBBERDUCK_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=settings.RUBBERDUCK_PORT)
+        parser.add_argument("--host", default=settings.RUBBERDUCK_HOST)
         parser.add_argument("--config", help="a declaration file to apply before serving (docs/declarations.md)")
         parser.add_argument("--user", help="whose proxies --config declares (default: the only admin, or user)")
         parser.add_argument("--prune", action="store_true", help="with --config: delete the proxies it omits")
