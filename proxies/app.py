@@ -104,7 +104,8 @@ class ProxyApp:
             record.prompt_hash = flow.key
             cached = await self.cache.get(flow.key)
             if cached is not None:
-                self.memo.remember(flow)  # only now: requests seen once never push out repeats
+                if flow.fingerprint is not None:  # not known yet: requests seen once never push out repeats
+                    self.memo.remember(flow)
                 record.cache = "hit"
                 record.usage = cached.usage
                 return await replay(flow, cached, self.cache)

@@ -37,7 +37,7 @@ class Flow:
     record: LogRecord
     body: bytes = b""
     query: str = ""
-    fingerprint: tuple | None = None  # the request memo's; None once there is nothing to remember
+    fingerprint: tuple | None = None  # the request memo's, for a request it may remember (not one it knows)
     route: Route | None = None
     key: str | None = None  # the cache key, set for a cacheable route
     refused: RouteError | None = None  # answered after the failure rules, which come first (docs/failures.md)

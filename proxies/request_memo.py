@@ -58,7 +58,7 @@ class RequestMemo:
         fingerprint = self.fingerprint(record.method, record.path, flow.query, flow.body, flow.scope["headers"])
         known = self.get(fingerprint)
         if known is not None:
-            flow.route, flow.key = known  # fingerprint left unset: nothing new to remember
+            flow.route, flow.key = known  # fingerprint left unset: known already
             return
         flow.fingerprint = fingerprint
         request = flow.request
@@ -72,5 +72,5 @@ class RequestMemo:
             flow.key = cache_key(request.method, key_path, key_query, key_headers, request.body, request.json)
 
     def remember(self, flow: Flow) -> None:
-        """Called once the cache answered the flow: a repeat is then resolved from here."""
+        """Called once the cache answered a flow with a fingerprint: a repeat is then resolved from here."""
         self.put(flow.fingerprint, flow.route, flow.key)
