@@ -28,7 +28,7 @@ class ClientGone(Exception):
 
 @dataclass(slots=True, eq=False)
 class Flow:
-    """Carried through the pipeline (proxies/app.py) in place of a handful of locals: one small object a request."""
+    """One request on its way through the pipeline (proxies/app.py); slotted and small, as every request makes one."""
 
     settings: ProxySettings  # as they were when the request arrived: an edit mid-request does not mix the two
     scope: dict
