@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from providers.base import HOP_BY_HOP, Answer, Fault, Route, UpstreamRequest
+from providers.base import HOP_BY_HOP, Answer, Fault, UpstreamRequest
 from proxies.cache import Cached, ProxyCache
 from proxies.failures import StreamRule
 from proxies.flow import ClientGone, Flow
@@ -140,7 +140,7 @@ async def replay(flow: Flow, cached: Cached, cache: ProxyCache) -> None:
     t0 = loop.time()
     offset = 0
     events_sent = 0
-    splitter = provider.stream_inspector(Route("replay", stream=True)) if rule is not None else None
+    splitter = provider.stream_inspector(flow.route) if rule is not None else None
     for at_ms, length in cached.chunks:
         chunk = cached.body[offset : offset + length]
         offset += length
