@@ -39,7 +39,7 @@ class LogEntry(models.Model):
         IP_BLOCKED = "ip_blocked"
         STREAM_CUT = "stream_cut"
 
-    # No index of its own: log_proxy_time starts with it, and every index costs each insert (the writer's hot loop).
+    # No index of its own: log_proxy_time starts with it, and every index costs each insert (D29).
     proxy = models.ForeignKey("proxies.Proxy", on_delete=models.CASCADE, related_name="log_entries", db_index=False)
     timestamp = models.DateTimeField(db_index=True)
     ip = models.CharField(max_length=64)
@@ -57,9 +57,8 @@ class LogEntry(models.Model):
 
     class Meta:
         ordering = ["-timestamp", "-id"]
-        # Ascending, read backwards for newest first: a new row is appended at the end of its proxy's range,
-        # where in a descending index it went in at the start and each split left two half-full pages (the index
-        # was ~75 % larger, and a batch wrote that many more pages).
+        # Ascending, read backwards for newest first: new rows append to their proxy's range instead of splitting
+        # pages (D28).
         indexes = [models.Index(fields=["proxy", "timestamp", "id"], name="log_proxy_time")]
         verbose_name_plural = "log entries"
 

@@ -64,7 +64,7 @@ class ServerCredentials:
 
     def get(self):
         """Frozen credentials, or None when the server has none."""
-        from botocore.credentials import EnvProvider  # botocore's signing stack: ~13 MiB, loaded when used
+        from botocore.credentials import EnvProvider  # botocore's signing stack is heavy: loaded when used (D33)
 
         env = EnvProvider().load()
         if env is not None:

@@ -26,9 +26,8 @@ class LogRecord:
 
     def frozen(self) -> tuple:
         """The record as one flat tuple of plain values, for the writer's queue. The cyclic GC stops tracking
-        such a tuple at its first young collection, so records waiting for the writer are never promoted to
-        the old generation: promoted records triggered full collections that stalled every proxy of the
-        process for 20-60 ms several times a second under load (bench/run.py)."""
+        such a tuple at its first young collection, so records waiting for the writer never reach the old
+        generation (D4)."""
         u = self.usage or _NO_USAGE
         return (self.proxy_id, self.owner_id, self.timestamp, self.ip, self.method, self.path, self.prompt_hash,
                 self.status_code, self.latency_ms, self.cache, self.failure, self.model, self.pricing_provider,

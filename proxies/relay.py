@@ -123,7 +123,7 @@ async def replay(flow: Flow, cached: Cached, cache: ProxyCache) -> None:
     """Answers from the cache; a stream is replayed as a stream (instantly, or at its recorded pace)."""
     record, send, provider = flow.record, flow.send, flow.settings.provider
     record.status_code = cached.status
-    if cached.wire_headers is None:  # encoded once per entry, not per hit
+    if cached.wire_headers is None:  # encoded once per entry, not per hit (D10)
         kept = [(k, v) for k, v in cached.headers if k != provider.request_id_header]
         cached.wire_headers = tuple(encode_headers([*kept, ("x-rubberduck-cache", "hit")]))
         cache.remember(flow.key, cached)

@@ -237,7 +237,7 @@ class Runner:
             app = ProxyApp(self._settings_of(row), cache, self.enqueue_log)
             ssl_context = None
             if row.tls:
-                from proxies.tls import server_context  # cryptography costs ~16 MiB of RSS: loaded for TLS only
+                from proxies.tls import server_context  # cryptography is heavy: loaded for TLS only (D33)
 
                 ssl_context = server_context(self.host)
             server = ProxyServer(

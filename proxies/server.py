@@ -1,4 +1,4 @@
-"""One proxy's server: a uvicorn server on its own port, in its own thread, on its own uvloop loop."""
+"""One proxy's server: a uvicorn server on its own port, in its own thread, on its own uvloop loop (D1, D2)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """The upstream connection pool: one aiohttp session per proxy, sending requests as the client sent them.
 
-aiohttp is called directly, not through httpx: httpx's Request, Headers and Response objects and the
-httpx-aiohttp bridge were half of a miss's CPU (a bare passthrough spent ~380 µs a miss with them and ~200 µs
-without; docs/performance-history.md).
+aiohttp is called directly, not through httpx, whose request machinery is half of a miss's CPU (D14).
 
 Two aiohttp defaults change a request on its way: a URL given as a string is re-quoted by yarl (`%3A` in a path
 goes out as `:`), and a body without Content-Type gets `application/octet-stream`. Both break what SigV4 signed

@@ -127,7 +127,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # Keep each thread's connection: the data plane's db and log-writer threads would otherwise reopen the
-    # file (and re-run the PRAGMAs) for every cache store and every flush.
+    # file (and re-run the PRAGMAs) for every cache store and every flush (D21).
     DATABASES["default"]["CONN_MAX_AGE"] = None
     # A file (not :memory:) so proxy threads share it; one per test run so parallel runs never collide
     # (pid plus a random part: pids wrap quickly here, and a reused name would meet a stale -wal file).
@@ -203,9 +203,9 @@ RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=6
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
 RUBBERDUCK_LEASE_SECONDS = env.float("RUBBERDUCK_LEASE_SECONDS", default=15.0)  # a runner's hold on its proxies
-# Interpreter settings of a process running proxies (proxies/interpreter.py).
-RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn
-RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy
+# Interpreter settings of a process running proxies (proxies/interpreter.py; D3, D8).
+RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn (D8)
+RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy (D3)
 # Logs and metrics (the site settings row, when saved, overrides the retentions; 0 keeps forever).
 RUBBERDUCK_LOG_RETENTION_DAYS = env.int("RUBBERDUCK_LOG_RETENTION_DAYS", default=30)
 RUBBERDUCK_METRICS_RETENTION_DAYS = {
