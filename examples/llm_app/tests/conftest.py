@@ -42,11 +42,11 @@ def serving_its_failures(proxy: Proxy) -> Proxy:
     return proxy
 
 
-# Named, so that a test can fail one of them: @pytest.mark.rubberduck_failures(proxy="llm-app-openai", ...)
+# Named, so that a test can fail one of them: @pytest.mark.rubberduck_failures(proxy="llm-app-tests-openai", ...)
 @pytest.fixture
 def openai_proxy(rubberduck_proxy, openai_upstream) -> Proxy:
     proxy = rubberduck_proxy(
-        "openai", name="llm-app-openai", model_name="gpt-4o-mini", upstream_url=openai_upstream.url + "/v1"
+        "openai", name="llm-app-tests-openai", model_name="gpt-4o-mini", upstream_url=openai_upstream.url + "/v1"
     )
     return serving_its_failures(proxy)
 
@@ -54,7 +54,7 @@ def openai_proxy(rubberduck_proxy, openai_upstream) -> Proxy:
 @pytest.fixture
 def anthropic_proxy(rubberduck_proxy, anthropic_upstream) -> Proxy:
     proxy = rubberduck_proxy(
-        "anthropic", name="llm-app-anthropic", model_name="claude-haiku-4-5", upstream_url=anthropic_upstream.url
+        "anthropic", name="llm-app-tests-anthropic", model_name="claude-haiku-4-5", upstream_url=anthropic_upstream.url
     )
     return serving_its_failures(proxy)
 

@@ -28,7 +28,7 @@ def outcomes(entries: list[dict]) -> list[tuple[int, str | None]]:
 
 
 # One error rule draws once per request: seed 1 draws 0.13 (under 0.5: a 429), then 0.85 (no error).
-@pytest.mark.rubberduck_failures(proxy="llm-app-openai", errors={429: 0.5}, seed=1)
+@pytest.mark.rubberduck_failures(proxy="llm-app-tests-openai", errors={429: 0.5}, seed=1)
 def test_it_answers_from_openai_when_the_sdk_retries_a_rate_limit(summarize, openai_proxy, openai_upstream):
     assert summarize(TEXT) == FROM_OPENAI
 
@@ -40,7 +40,7 @@ def test_it_answers_from_openai_when_the_sdk_retries_a_rate_limit(summarize, ope
     assert waited.total_seconds() >= 1
 
 
-@pytest.mark.rubberduck_failures(proxy="llm-app-openai", timeout={"mode": "hang"})
+@pytest.mark.rubberduck_failures(proxy="llm-app-tests-openai", timeout={"mode": "hang"})
 def test_it_falls_back_to_anthropic_when_openai_hangs(
     summarize, openai_proxy, anthropic_proxy, openai_upstream, anthropic_upstream
 ):
@@ -53,7 +53,7 @@ def test_it_falls_back_to_anthropic_when_openai_hangs(
     assert len(anthropic_upstream.requests) == 1
 
 
-@pytest.mark.rubberduck_failures(proxy="llm-app-openai", ip_block=["127.0.0.1"])
+@pytest.mark.rubberduck_failures(proxy="llm-app-tests-openai", ip_block=["127.0.0.1"])
 def test_it_raises_openais_permission_error_when_its_ip_is_blocked(
     summarize, openai_proxy, openai_upstream, anthropic_upstream
 ):
