@@ -135,7 +135,17 @@ def fold_hour(hour: datetime) -> None:
                 a[f] = max(a[f], b[f])
     with transaction.atomic():
         for window, buckets in folded.items():
-            upsert(window, list(buckets.values()), replace=VALUES)
+            upsert(window, of_existing_proxies(list(buckets.values())), replace=VALUES)
+
+
+def of_existing_proxies(rows: list[dict]) -> list[dict]:
+    """The rows but those of proxies deleted since they were read, whose foreign key would fail the whole batch at
+    commit. Called inside the batch's transaction (on SQLite it holds the write lock, so none goes meanwhile)."""
+    from proxies.models import Proxy
+
+    ids = {r["proxy_id"] for r in rows} - {None}
+    existing = set(Proxy.objects.filter(id__in=ids).values_list("id", flat=True)) if ids else set()
+    return [r for r in rows if r["proxy_id"] is None or r["proxy_id"] in existing]
 
 
 class Rollup:
@@ -226,7 +236,7 @@ class Rollup:
         if signature == self._last_sample:
             return  # nothing moved this minute: no write
         with transaction.atomic():
-            upsert("1m", rows, peak=GAUGES)
+            upsert("1m", of_existing_proxies(rows), peak=GAUGES)
         self._last_sample = signature
         self._mark([minute])
 
