@@ -6,7 +6,7 @@ import socket
 import time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from proxies.models import CacheEntry, Proxy
@@ -115,8 +115,18 @@ def wait_for_status(proxy: Proxy, statuses: set[str], wait: float) -> Proxy:
     return proxy
 
 
-def proxy_delete(*, proxy: Proxy) -> None:
-    proxy.delete()
+def proxy_delete(*, proxy: Proxy, attempts: int = 5) -> None:
+    """Deletes the proxy with its log entries, cache entries and metrics. On PostgreSQL the runner may commit more of
+    these between the delete of the proxy's rows and its own (they fail the foreign key at commit): deleting again
+    takes them too."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                Proxy.objects.filter(pk=proxy.pk).delete()
+            break
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
     nudge()
 
 
