@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from logs.records import LogRecord
-from metrics.counters import Counters
 from providers.base import HOP_BY_HOP, Answer, Fault, Provider, Refusal, Request, Route, RouteError
 from proxies.cache import Cached, ProxyCache
 from proxies.cache_key import cache_key
+from proxies.counters import Counters
 from proxies.failures import PASS, Chaos, StreamRule
 from proxies.interpreter import TakeTurns
+from proxies.records import LogRecord
 from proxies.request_memo import RequestMemo
 from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool
 
@@ -172,7 +172,8 @@ class ProxyApp:
         if route.cacheable:
             if key is None:  # so the request was built above
                 key_path, key_query, key_headers = provider.cache_key_parts(request, route)
-                key = cache_key(request.method, key_path, key_query, key_headers, body, request.json)
+                content_type = request.headers.get("content-type", "")
+                key = cache_key(request.method, key_path, key_query, key_headers, body, request.json, content_type)
             record.prompt_hash = key
             cached = await self.cache.get(key)
             if cached is not None:

@@ -4,6 +4,7 @@ The suite makes a short run; the long run by hand uses the same test with more c
 RUBBERDUCK_CHURN_CYCLES=1000 python -m pytest -s tests/proxies/test_churn.py -k churn
 """
 
+import itertools
 import os
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from django.db import connections
 
 from proxies import services
 from proxies.models import Proxy
-from proxies.runner import Runner
+from rubberduck_site.dataplane import build_runner
 from tests.conftest import token_client, wait_until
 
 CLIENTS = 4
@@ -257,9 +258,11 @@ def test_it_churns_with_a_separate_runproxies_process_without_a_stuck_status_or_
 
 # The lost status, step by step.
 
+NAMES = itertools.count()
+
 
 def create(api, **fields) -> dict:
-    body = {"name": "p", "provider": "openai", "model_name": "m", **fields}
+    body = {"name": f"p{next(NAMES)}", "provider": "openai", "model_name": "m", **fields}
     response = api.post("/api/v1/proxies/", body, format="json")
     assert response.status_code == 201, response.content
     return response.json()
@@ -269,7 +272,7 @@ def create(api, **fields) -> dict:
 def ticking_runner(transactional_db, settings):
     """A runner that reconciles only when the test says (no loop of its own), so a race can be played in order."""
     settings.RUBBERDUCK_GRACEFUL_STOP_SECONDS = 5
-    runner = Runner()
+    runner = build_runner()
     yield runner
     runner.shutdown("force")
 
@@ -320,8 +323,7 @@ def test_it_starts_a_new_proxy_on_the_port_of_one_deleted_a_moment_ago(api, tick
     assert api.delete(f"/api/v1/proxies/{old['id']}/").status_code == 204
     new = create(api, upstream_url=upstream, port=old["port"])
     ticking_runner.reconcile()  # the old one is still stopping on that port
-    wait_until(lambda: old["id"] not in ticking_runner.running)
-    ticking_runner.reconcile()
+    wait_until(lambda: ticking_runner.reconcile() or status_of(api, new["id"])["status"] != "starting")
     proxy = status_of(api, new["id"])
     assert proxy["status"] == "running", proxy
     chat(proxy)

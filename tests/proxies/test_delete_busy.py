@@ -1,6 +1,7 @@
 """Deleting a proxy while it has traffic and while the writer, roll-ups, cache stores and hit counters still hold
 work of it: that work is dropped quietly, and every other proxy keeps its log entries, cache stores and samples."""
 
+import itertools
 import threading
 import time
 
@@ -9,15 +10,19 @@ import pytest
 from django.db.models import Sum
 
 from logs.models import LogEntry
+from logs.writer import LogWriter
 from metrics.models import MetricBucket
+from metrics.rollup import Rollup
 from proxies import cache
 from proxies.models import CacheEntry, Proxy
 from proxies.runner import Runner
 from tests.conftest import wait_until
 
+NAMES = itertools.count()
+
 
 def create(api, upstream: str) -> dict:
-    body = {"name": "p", "provider": "openai", "model_name": "m", "upstream_url": upstream}
+    body = {"name": f"p{next(NAMES)}", "provider": "openai", "model_name": "m", "upstream_url": upstream}
     response = api.post("/api/v1/proxies/", body, format="json")
     assert response.status_code == 201, response.content
     return response.json()
@@ -35,17 +40,21 @@ def errors_logged(caplog) -> list[str]:
 
 
 @pytest.fixture
-def ticking_runner(transactional_db):
-    """A runner whose writer, roll-ups, cache stores and reconciles run only when the test says, so a proxy can be
-    deleted between any two of them."""
-    runner = Runner()
-    yield runner
+def ticking(transactional_db):
+    """A runner and its roll-ups (composed as rubberduck_site.dataplane does) whose writer, samples, cache stores
+    and reconciles run only when the test says, so a proxy can be deleted between any two of them."""
+    writer = LogWriter()
+    runner = Runner(writer)
+    rollup = Rollup(runner)
+    rollup.attach(writer)
+    yield runner, rollup
     runner.shutdown("force")
 
 
 def test_it_drops_a_deleted_proxys_pending_work_and_keeps_every_other_proxys(
-    api, ticking_runner, openai_upstream, caplog, monkeypatch
+    api, ticking, openai_upstream, caplog, monkeypatch
 ):
+    ticking_runner, rollup = ticking
     upstream = openai_upstream.url + "/v1"
     doomed, kept = create(api, upstream), create(api, upstream)
     ticking_runner.reconcile()
@@ -58,10 +67,9 @@ def test_it_drops_a_deleted_proxys_pending_work_and_keeps_every_other_proxys(
         assert chat(proxy, "pending").json()["choices"]  # a miss, stored when the proxy stops
 
     assert api.delete(f"/api/v1/proxies/{doomed['id']}/").status_code == 204
-    ticking_runner.rollup.sample()  # the runner still serves the deleted proxy
+    rollup.sample()  # the runner still serves the deleted proxy
     ticking_runner.writer.flush()  # its log entries are still queued
     ticking_runner.reconcile()  # stops it (its pending answer is stored then) and counts the other's hit
-    wait_until(lambda: doomed["id"] not in ticking_runner.running)
     ticking_runner.shutdown("graceful")  # stores the other's pending answer, flushes, folds
 
     assert errors_logged(caplog) == []
