@@ -110,11 +110,7 @@ class LogWriter:
             while self.queue and len(records) < MAX_BATCH:
                 records.append(self.queue.popleft())
             try:
-                try:
-                    batch = self._write(records)
-                except IntegrityError:
-                    records = drop_deleted_proxies(records)  # a proxy deleted with entries still queued
-                    batch = self._write(records)
+                batch = self._write_existing(records)
             except Exception:
                 self.queue.extendleft(reversed(records))  # nothing is lost: retried on the next flush
                 raise
@@ -126,6 +122,18 @@ class LogWriter:
                     log.exception("log sink failed")
         self.written += total
         return total
+
+    def _write_existing(self, records: list[tuple], attempts: int = 3) -> Entry:
+        """Writes the records; when a proxy was deleted with entries still queued (their foreign key fails at commit),
+        drops its entries from `records` and writes the rest, again should another go meanwhile (on PostgreSQL, one
+        can between the read of which proxies exist and the commit)."""
+        for attempt in range(attempts):
+            try:
+                return self._write(records)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+                records[:] = drop_deleted_proxies(records)
 
     def _write(self, records: list[tuple]) -> Entry:
         close_old_connections()

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -135,9 +135,25 @@ def fold_hour(hour: datetime) -> None:
                 a[f] += b[f]
             for f in GAUGES:
                 a[f] = max(a[f], b[f])
-    with transaction.atomic():
-        for window, buckets in folded.items():
-            upsert(window, list(buckets.values()), replace=VALUES)
+    upsert_existing([(window, list(buckets.values())) for window, buckets in folded.items()], replace=VALUES)
+
+
+def upsert_existing(batches: list[tuple[str, list[dict]]], attempts: int = 3, **how) -> None:
+    """Upserts (window, rows) batches in one transaction, but the rows of proxies deleted since they were read: one
+    such row would fail the foreign key at commit, and with it every other row. Checked inside the transaction (on
+    SQLite it holds the write lock, so none goes meanwhile); on PostgreSQL one can go between that check and the
+    commit, and the next attempt checks again."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                ids = {r["proxy_id"] for _, rows in batches for r in rows} - {None}
+                existing = set(Proxy.objects.filter(id__in=ids).values_list("id", flat=True)) if ids else set()
+                for window, rows in batches:
+                    upsert(window, [r for r in rows if r["proxy_id"] is None or r["proxy_id"] in existing], **how)
+            return
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
 
 
 class Rollup:
@@ -220,8 +236,7 @@ class Rollup:
         signature = (minute, sorted((r["owner_id"], r["proxy_id"] or 0, *(r.get(g, 0) for g in GAUGES)) for r in rows))
         if signature == self._last_sample:
             return  # nothing moved this minute: no write
-        with transaction.atomic():
-            upsert("1m", rows, peak=GAUGES)
+        upsert_existing([("1m", rows)], peak=GAUGES)
         self._last_sample = signature
         self._mark([minute])
 

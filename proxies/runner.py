@@ -202,6 +202,8 @@ class Runner:
             elif (row.port, row.tls, row.provider) != (running.port, running.tls, running.provider):
                 self._stop_now(pid, "graceful")
             else:
+                if row.status != Proxy.Status.RUNNING:
+                    self._heal_status(pid, running)
                 if row.updated_at != running.version:
                     running.server.app.settings = self._settings_of(row)
                     running.version = row.updated_at
@@ -213,9 +215,19 @@ class Runner:
                 if hits:
                     self.db.submit(cache.store.add_hits, hits)
 
+        stopping_on = {r.port for r in self.running.values() if r.stopping}
         for pid, row in wanted.items():
             if pid not in self.running and self.failed.get(pid) != row.updated_at:
+                if row.port in stopping_on:
+                    continue  # freed in a moment by a proxy deleted or stopped: its stop nudges the next tick
                 self._start(row)
+
+    def _heal_status(self, pid: int, running: Running) -> None:
+        """Says running again for a proxy served as its row asks, whatever status an edit wrote over it meanwhile."""
+        served = Proxy.objects.filter(
+            id=pid, desired_state=Proxy.Desired.RUNNING, port=running.port, tls=running.tls, provider=running.provider
+        )
+        served.exclude(status=Proxy.Status.RUNNING).update(status=Proxy.Status.RUNNING, last_error=None)
 
     def _settings_of(self, row: Proxy) -> ProxySettings:
         limiter = self.limiters.get(row.id)

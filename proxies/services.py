@@ -7,7 +7,7 @@ import socket
 import time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from proxies.models import CacheEntry, Proxy
@@ -60,36 +60,51 @@ def proxy_create(*, owner, port: int | None = None, **fields) -> Proxy:
     return proxy
 
 
+# Edits of these fields make the runner restart the proxy.
+RESTARTING = ("port", "tls", "provider")
+
+
 def proxy_update(*, proxy: Proxy, **fields) -> Proxy:
+    """Writes only the edited fields: a whole row would put back the status this request read, and the runner may
+    have written another since."""
+    restarts = any(name in RESTARTING and value != getattr(proxy, name) for name, value in fields.items())
     for name, value in fields.items():
         setattr(proxy, name, value)
-    if "port" in fields and proxy.desired_state == Proxy.Desired.RUNNING:
-        proxy.status = Proxy.Status.STARTING
-    proxy.save()
+    with transaction.atomic():
+        proxy.save(update_fields=[*fields, "updated_at"])
+        if restarts:
+            Proxy.objects.filter(pk=proxy.pk, desired_state=Proxy.Desired.RUNNING).update(status=Proxy.Status.STARTING)
     nudge()
+    proxy.refresh_from_db()
     return proxy
 
 
 def proxy_start(*, proxy: Proxy, wait: float = 10.0) -> Proxy:
     """Asks for the proxy to run; returns once its status is running or error (or `wait` runs out)."""
-    proxy.desired_state = Proxy.Desired.RUNNING
-    if proxy.status != Proxy.Status.RUNNING:
-        proxy.status = Proxy.Status.STARTING
-        proxy.last_error = None
-    proxy.save()
+    with transaction.atomic():
+        proxy.desired_state = Proxy.Desired.RUNNING
+        proxy.save(update_fields=["desired_state", "updated_at"])
+        # Decided on the row as it is now: the runner may have started the proxy since this request read it.
+        Proxy.objects.filter(pk=proxy.pk).exclude(status=Proxy.Status.RUNNING).update(
+            status=Proxy.Status.STARTING, last_error=None
+        )
     nudge()
+    proxy.refresh_from_db()
     return wait_for_status(proxy, {Proxy.Status.RUNNING, Proxy.Status.ERROR}, wait)
 
 
 def proxy_stop(*, proxy: Proxy, mode: str = "graceful", wait: float = 2.0) -> Proxy:
     """Asks for the proxy to stop (graceful: in-flight requests finish; force: they are cut)."""
-    proxy.desired_state = Proxy.Desired.STOPPED
-    proxy.stop_mode = mode
-    proxy.status = (
-        Proxy.Status.STOPPED if proxy.status in (Proxy.Status.ERROR, Proxy.Status.STOPPED) else Proxy.Status.STOPPING
-    )
-    proxy.save()
+    with transaction.atomic():
+        proxy.desired_state = Proxy.Desired.STOPPED
+        proxy.stop_mode = mode
+        proxy.save(update_fields=["desired_state", "stop_mode", "updated_at"])
+        # Decided on the row as it is now: the runner may have stopped the proxy since this request read it.
+        rows = Proxy.objects.filter(pk=proxy.pk)
+        rows.filter(status=Proxy.Status.ERROR).update(status=Proxy.Status.STOPPED)
+        rows.exclude(status=Proxy.Status.STOPPED).update(status=Proxy.Status.STOPPING)
     nudge()
+    proxy.refresh_from_db()
     return wait_for_status(proxy, {Proxy.Status.STOPPED}, wait)
 
 
@@ -101,8 +116,18 @@ def wait_for_status(proxy: Proxy, statuses: set[str], wait: float) -> Proxy:
     return proxy
 
 
-def proxy_delete(*, proxy: Proxy) -> None:
-    proxy.delete()
+def proxy_delete(*, proxy: Proxy, attempts: int = 5) -> None:
+    """Deletes the proxy with its log entries, cache entries and metrics. On PostgreSQL the runner may commit more of
+    these between the delete of the proxy's rows and its own (they fail the foreign key at commit): deleting again
+    takes them too."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                Proxy.objects.filter(pk=proxy.pk).delete()
+            break
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
     nudge()
 
 
@@ -117,7 +142,7 @@ def proxy_cache_clear(*, proxy: Proxy) -> int:
 
 def proxy_failures_set(*, proxy: Proxy, config: dict) -> Proxy:
     proxy.failures = config
-    proxy.save()
+    proxy.save(update_fields=["failures", "updated_at"])
     nudge()
     return proxy
 
