@@ -65,7 +65,7 @@ class ProxyListApi(APIView):
         responses={201: ProxySerializer, **errors(400, 401, 403)},
     )
     def post(self, request):
-        serializer = ProxySerializer(data=request.data)
+        serializer = ProxySerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         try:
             proxy = services.proxy_create(owner=request.user, **serializer.validated_data)
@@ -87,7 +87,7 @@ class ProxyDetailApi(APIView):
     )
     def patch(self, request, pk):
         proxy = owned_proxy(request, pk)
-        serializer = ProxySerializer(proxy, data=request.data, partial=True)
+        serializer = ProxySerializer(proxy, data=request.data, partial=True, context={"request": request})
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         if "port" in fields and fields["port"] is None:

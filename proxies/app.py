@@ -22,7 +22,7 @@ from proxies.cache_key import cache_key
 from proxies.failures import PASS, Chaos, StreamRule
 from proxies.interpreter import TakeTurns
 from proxies.request_memo import RequestMemo
-from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool
+from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool, unreachable
 
 log = logging.getLogger("rubberduck.proxy")
 
@@ -40,6 +40,7 @@ class ProxySettings:
     upstream_url: str
     replay: str
     chaos: Chaos
+    private_networks: bool  # may forward to private addresses (proxies/addresses.py): the owner's policy
 
 
 class ClientGone(Exception):
@@ -82,7 +83,7 @@ class ProxyApp:
         """On the proxy's own event loop: creates its one pooled upstream client, its turn-taking (a turn is the
         GIL's switch interval, RUBBERDUCK_SWITCH_INTERVAL) and its disconnect watch."""
         loop = asyncio.get_running_loop()
-        self.upstream = UpstreamPool(upstream_timeout)
+        self.upstream = UpstreamPool(upstream_timeout, lambda: self.settings.private_networks)
         self.turns = TakeTurns(loop, sys.getswitchinterval())
         self.watch = DisconnectWatch(loop)
 
@@ -207,7 +208,7 @@ class ProxyApp:
             response = await self.upstream.send(record.method, upstream.url, upstream.headers, upstream.body)
         except UPSTREAM_ERRORS as e:
             if not isinstance(e, TimeoutError):
-                message = f"Rubberduck could not reach the upstream: {e.__class__.__name__}."
+                message = unreachable(e)
                 return await send_answer(send, provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message), record)
             message = "Rubberduck timed out waiting for the upstream."
             return await send_answer(send, provider.error(504, Fault.UPSTREAM_TIMEOUT, message=message), record)

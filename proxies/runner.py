@@ -14,7 +14,7 @@ import socket
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,6 +23,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 import providers
+from accounts.models import SiteSettings
+from accounts.policy import upstream_policy
 from logs.writer import LogWriter
 from metrics import runtime as metrics_runtime
 from proxies import interpreter, store
@@ -68,6 +70,7 @@ class Runner:
         self.enqueue_log = self.writer.enqueue if enabled else (lambda record: None)
         self.limiters: dict[int, RateLimiter | RedisRateLimiter] = {}
         self.failed: dict[int, object] = {}  # proxy id -> updated_at of a start that failed (not retried as is)
+        self.site: SiteSettings | None = None  # the site settings row as last read: the owners' policies come from it
         self._nudge = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.RLock()
@@ -150,6 +153,9 @@ class Runner:
     def _reconcile(self) -> None:
         self._claim()
         rows = {p.id: p for p in Proxy.objects.filter(runner_id=self.id).select_related(None)}
+        site = SiteSettings.objects.filter(pk=1).first()
+        site_changed = (site and site.updated_at) != (self.site and self.site.updated_at)
+        self.site = site
         wanted = {pid: p for pid, p in rows.items() if p.desired_state == Proxy.Desired.RUNNING}
 
         for pid, running in list(self.running.items()):
@@ -165,6 +171,8 @@ class Runner:
                 if row.updated_at != running.version:
                     running.server.app.settings = self._settings_of(row)
                     running.version = row.updated_at
+                elif site_changed:
+                    running.server.app.settings = replace(running.server.app.settings, **self._owner_terms(row))
                 if row.cache_cleared_at != running.cache_cleared_at:
                     running.server.app.cache.clear()
                     running.cache_cleared_at = row.cache_cleared_at
@@ -184,11 +192,20 @@ class Runner:
         return ProxySettings(
             proxy_id=row.id,
             owner_id=row.owner_id,
-            provider=providers.get(row.provider),
             upstream_url=row.upstream_url,
             replay=row.replay,
             chaos=Chaos(row.failures, limiter),
+            **self._owner_terms(row),
         )
+
+    def _owner_terms(self, row: Proxy) -> dict:
+        """What the proxy may use of the server, by its owner's policy (accounts/policy.py): read here, in the
+        runner's thread, never on a request's path."""
+        policy = upstream_policy(row.owner, self.site)
+        return {
+            "provider": providers.get(row.provider).for_owner(server_credentials=policy.server_credentials),
+            "private_networks": policy.private_networks,
+        }
 
     def _start(self, row: Proxy) -> None:
         try:

@@ -2,6 +2,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 import providers
+from accounts.policy import upstream_policy
+from proxies.addresses import url_refusal
 from proxies.models import Proxy
 
 
@@ -48,6 +50,18 @@ class ProxySerializer(serializers.ModelSerializer):
         if value not in providers.registry():
             raise serializers.ValidationError(
                 f"Unknown provider. Choose one of: {', '.join(sorted(providers.registry()))}."
+            )
+        return value
+
+    def validate_upstream_url(self, value):
+        """Refuses a host in a private network unless the owner may reach those (proxies/addresses.py)."""
+        request = self.context.get("request")
+        if not value or request is None or upstream_policy(request.user).private_networks:
+            return value
+        reason = url_refusal(value)
+        if reason is not None:
+            raise serializers.ValidationError(
+                f"This upstream is not reachable for your proxies: {reason}. Only staff can allow private networks."
             )
         return value
 

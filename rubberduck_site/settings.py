@@ -183,6 +183,8 @@ RUBBERDUCK_PORT_RANGE = tuple(env.list("RUBBERDUCK_PORT_RANGE", cast=int, defaul
 RUBBERDUCK_GRACEFUL_STOP_SECONDS = env.float("RUBBERDUCK_GRACEFUL_STOP_SECONDS", default=30.0)
 RUBBERDUCK_CACHE_MEMORY_BYTES = env.int("RUBBERDUCK_CACHE_MEMORY_BYTES", default=64 * 1024 * 1024)
 RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=600.0)
+# Every user's proxies may forward to loopback/private/link-local addresses (staff's always may; also a site setting).
+RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = env.bool("RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS", default=False)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
 # Interpreter settings of a process running proxies (proxies/interpreter.py).
@@ -202,6 +204,8 @@ RUBBERDUCK_STATS_SECONDS = env.float("RUBBERDUCK_STATS_SECONDS", default=1.0)  #
 RUBBERDUCK_METRICS_TOKEN = env("RUBBERDUCK_METRICS_TOKEN", default="")  # /metrics bearer; unset: loopback only
 # The Bedrock region when a request names none (no SigV4 scope, no upstream_url): e.g. for API keys.
 RUBBERDUCK_BEDROCK_DEFAULT_REGION = env("RUBBERDUCK_BEDROCK_DEFAULT_REGION", default="us-east-1")
+# Hosts besides Bedrock Runtime's own that the server may sign for with its AWS credentials (e.g. a gateway).
+RUBBERDUCK_BEDROCK_SIGNING_HOSTS = env.list("RUBBERDUCK_BEDROCK_SIGNING_HOSTS", default=[])
 
 LOGGING = {
     "version": 1,

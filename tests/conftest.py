@@ -19,6 +19,15 @@ def _own_port_range(settings):
     settings.RUBBERDUCK_PORT_RANGE = (low, low + 99)
 
 
+@pytest.fixture(autouse=True)
+def _loopback_upstreams(settings):
+    """The fake upstreams run on loopback, where proxies of ordinary users may not forward (proxies/addresses.py)
+    and the server never signs for AWS (providers/bedrock_auth.py): here they stand in for the internet and AWS.
+    Tests of those guards turn this off."""
+    settings.RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = True
+    settings.RUBBERDUCK_BEDROCK_SIGNING_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def user(db):
     return user_create_verified(email="ada@example.com", password="correct-horse-battery")
