@@ -3,6 +3,7 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -44,16 +45,21 @@ class ProxyListApi(APIView):
         summary="Your proxies",
         parameters=[
             OpenApiParameter("status", enum=Proxy.Status.values, description="Only proxies in this status."),
-            OpenApiParameter("provider", description="Only proxies of this provider id."),
+            OpenApiParameter(
+                "provider", enum=sorted(providers.registry()), description="Only proxies of this provider."
+            ),
             OpenApiParameter("tag", description="Only proxies with this tag."),
         ],
-        responses={200: ProxySerializer(many=True), **errors(401)},
+        responses={200: ProxySerializer(many=True), **errors(400, 401)},
     )
     def get(self, request):
         proxies = Proxy.objects.filter(owner=request.user)
-        for param in ("status", "provider"):
-            if request.query_params.get(param):
-                proxies = proxies.filter(**{param: request.query_params[param]})
+        for param, choices in (("status", Proxy.Status.values), ("provider", providers.registry())):
+            value = request.query_params.get(param)
+            if value and value not in choices:
+                raise ValidationError({param: [f"Choose one of: {', '.join(sorted(choices))}."]})
+            if value:
+                proxies = proxies.filter(**{param: value})
         tag = request.query_params.get("tag")
         result = [p for p in proxies if not tag or tag in (p.tags or [])]
         return Response(ProxySerializer(result, many=True).data)

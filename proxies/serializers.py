@@ -10,6 +10,12 @@ from proxies.models import Proxy
 class ProxySerializer(serializers.ModelSerializer):
     """A proxy: one provider's API on its own port. `base_url` is what a client puts in its SDK."""
 
+    provider = serializers.ChoiceField(
+        choices=sorted(providers.registry()),
+        error_messages={
+            "invalid_choice": f"Unknown provider. Choose one of: {', '.join(sorted(providers.registry()))}."
+        },
+    )
     port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     base_url = serializers.SerializerMethodField()
@@ -45,13 +51,6 @@ class ProxySerializer(serializers.ModelSerializer):
         except KeyError:
             suffix = ""
         return f"{scheme}://{host}:{proxy.port}{suffix}"
-
-    def validate_provider(self, value):
-        if value not in providers.registry():
-            raise serializers.ValidationError(
-                f"Unknown provider. Choose one of: {', '.join(sorted(providers.registry()))}."
-            )
-        return value
 
     def validate_upstream_url(self, value):
         """Refuses a host in a private network unless the owner may reach those (proxies/addresses.py)."""
