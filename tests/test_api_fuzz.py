@@ -25,6 +25,15 @@ import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 
@@ -79,6 +88,7 @@ class Fuzz:
     bob: str
     alice_user: object
     bob_user: object
+    first_proxy: int
     tally: Tally = field(default_factory=Tally)
 
     def as_alice(self, case):
@@ -104,15 +114,16 @@ def fuzz(user, other_user, settings, monkeypatch):
     monkeypatch.setattr(services, "wait_for_status", lambda proxy, statuses, wait: proxy)
     _, alice = ApiToken.issue(user, "fuzz")
     _, bob = ApiToken.issue(other_user, "fuzz")
-    alices(user)
+    first_proxy = alices(user)
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
-    return Fuzz(schema, f"Token {alice}", f"Token {bob}", user, other_user)
+    return Fuzz(schema, f"Token {alice}", f"Token {bob}", user, other_user, first_proxy)
 
 
-def alices(user) -> None:
-    """Something of Alice's of every kind the API shows: a proxy (the schema's links start from one), log entries."""
+def alices(user) -> int:
+    """Something of Alice's of every kind the API shows, a proxy with log entries; returns the proxy's id."""
     proxy = Proxy.objects.filter(owner=user).first() or proxy_for(user, "alice")
     write(*(record(proxy, time.time() - n) for n in range(3)))
+    return proxy.pk
 
 
 def test_it_answers_every_operation_as_documented_and_never_with_a_server_error(fuzz):
@@ -137,28 +148,89 @@ def test_it_answers_every_operation_as_documented_and_never_with_a_server_error(
     intruder_sees_nothing_of(fuzz)
 
 
+MODES = st.sampled_from([GenerationMode.POSITIVE, GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+PROXY = "/api/v1/proxies/{id}/"
+ON_A_PROXY = [
+    (PROXY, "GET"),
+    (PROXY, "PATCH"),
+    (PROXY, "DELETE"),
+    (PROXY + "start", "POST"),
+    (PROXY + "stop", "POST"),
+    (PROXY + "cache", "DELETE"),
+    (PROXY + "failures", "GET"),
+    (PROXY + "failures", "PUT"),
+]
+
+
 def test_it_follows_one_users_objects_through_linked_calls_and_never_shows_them_to_another(fuzz):
-    machine = fuzz.schema.as_state_machine()
+    """Alice creates proxies and tokens and works on them with fuzzed inputs; after each call that reached one of
+    her objects, Bob sends the very same request and must get 404; at the end of each chain, Bob's lists hold
+    nothing of hers. Each chain starts from the same state (her auth token and first proxy), so a failure replays."""
 
-    class TwoUsers(machine):
-        def call(self, case, **kwargs):
-            return fuzz.as_alice(case)
+    class AliceAndBob(RuleBasedStateMachine):
+        proxies = Bundle("proxies")
+        tokens = Bundle("tokens")
 
-        def validate_response(self, response, case, additional_checks=None, **kwargs):
+        def alice(self, case):
+            response = fuzz.as_alice(case)
             fuzz.validate(case, response)
-            if 200 <= response.status_code < 300 and "id" in (case.path_parameters or {}):
-                # Bob sends exactly what reached one of Alice's objects.
+            if 200 <= response.status_code < 300 and case.path_parameters:
                 fuzz.tally.probes += 1
                 theirs = case.call(headers={"Authorization": fuzz.bob})
                 assert theirs.status_code == 404, (case.method, case.formatted_path, theirs.status_code)
+            return response
+
+        @initialize(target=proxies)
+        def alices_first_proxy(self):
+            return fuzz.first_proxy
+
+        @rule(target=proxies, mode=MODES, data=st.data())
+        def create_a_proxy(self, mode, data):
+            response = self.alice(data.draw(fuzz.schema["/api/v1/proxies/"]["POST"].as_strategy(mode)))
+            return response.json()["id"] if response.status_code == 201 else multiple()
+
+        @rule(proxy=proxies, call=st.sampled_from(ON_A_PROXY), mode=MODES, data=st.data())
+        def work_on_a_proxy(self, proxy, call, mode, data):
+            path, method = call
+            self.alice(data.draw(fuzz.schema[path][method].as_strategy(mode, path_parameters={"id": proxy})))
+
+        @rule(target=tokens, mode=MODES, data=st.data())
+        def create_a_token(self, mode, data):
+            response = self.alice(data.draw(fuzz.schema["/api/v1/tokens/"]["POST"].as_strategy(mode)))
+            return response.json()["id"] if response.status_code == 201 else multiple()
+
+        @rule(token=tokens, data=st.data())
+        def revoke_a_token(self, token, data):
+            operation = fuzz.schema["/api/v1/tokens/{id}/"]["DELETE"]
+            self.alice(data.draw(operation.as_strategy(path_parameters={"id": token})))
+
+        @rule(operation=st.sampled_from(sorted(ANY_TIME)), mode=MODES, data=st.data())
+        def anything_else(self, operation, mode, data):
+            path, method = operation
+            self.alice(data.draw(fuzz.schema[path][method].as_strategy(mode)))
 
         def teardown(self):
             intruder_sees_nothing_of(fuzz)
+            ApiToken.objects.filter(user=fuzz.alice_user).exclude(key_hash=hash_key(fuzz.alice[6:])).delete()
+            Proxy.objects.filter(owner=fuzz.alice_user).exclude(pk=fuzz.first_proxy).delete()
 
-    TwoUsers.run(settings=fuzz_settings(EXAMPLES or 12, stateful_step_count=10))
+    run_state_machine_as_test(AliceAndBob, settings=fuzz_settings(EXAMPLES or 15, stateful_step_count=12))
 
     print(fuzz.tally.report("linked calls"))
     assert fuzz.tally.probes > 0 and not any(s >= 500 for s in fuzz.tally.statuses)
+
+
+# Operations on no object in particular, mixed into the chains (logs and settings change what others answer).
+ANY_TIME = {
+    ("/api/v1/proxies/", "GET"),
+    ("/api/v1/tokens/", "GET"),
+    ("/api/v1/logs/", "GET"),
+    ("/api/v1/logs/", "DELETE"),
+    ("/api/v1/logs/export", "GET"),
+    ("/api/v1/metrics/", "GET"),
+    ("/api/v1/me/", "PATCH"),
+    ("/api/v1/settings/", "PUT"),
+}
 
 
 def intruder_sees_nothing_of(fuzz):
@@ -167,7 +239,7 @@ def intruder_sees_nothing_of(fuzz):
 
     bob = APIClient()
     bob.credentials(HTTP_AUTHORIZATION=fuzz.bob)
-    alices(fuzz.alice_user)  # whatever Alice deleted meanwhile, she has a proxy with log entries again
+    fuzz.first_proxy = alices(fuzz.alice_user)  # whatever Alice deleted meanwhile, she has one with entries again
     alices_proxies = set(Proxy.objects.filter(owner=fuzz.alice_user).values_list("id", flat=True))
     alices_tokens = set(ApiToken.objects.filter(user=fuzz.alice_user).values_list("id", flat=True))
 
