@@ -21,6 +21,7 @@ from proxies.cache import Cached, ProxyCache
 from proxies.cache_key import cache_key
 from proxies.failures import PASS, Chaos, StreamRule
 from proxies.interpreter import TakeTurns
+from proxies.protocol import hold
 from proxies.request_memo import RequestMemo
 from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool, unreachable
 
@@ -148,10 +149,11 @@ class ProxyApp:
             if verdict.failure:
                 record.failure = verdict.failure
             if verdict.hang:
+                hold(scope, cut=True)  # a graceful stop closes it rather than wait for it
                 await wait_for_disconnect(receive)
                 record.status_code = 499
                 return
-            if verdict.delay and await disconnected_within(receive, verdict.delay):
+            if verdict.delay and await disconnected_within(receive, verdict.delay, hold(scope, cut=False)):
                 record.status_code = 499
                 return
             if verdict.status:
@@ -364,13 +366,16 @@ async def wait_for_disconnect(receive) -> None:
         pass
 
 
-async def disconnected_within(receive, seconds: float) -> bool:
-    """Waits `seconds` (a delay rule); True when the client left meanwhile."""
-    try:
-        await asyncio.wait_for(wait_for_disconnect(receive), seconds)
-    except TimeoutError:
-        return False
-    return True
+async def disconnected_within(receive, seconds: float, released: asyncio.Future | None = None) -> bool:
+    """Waits `seconds` (a delay rule), or until `released` (a graceful stop); True when the client left meanwhile."""
+    left = asyncio.ensure_future(wait_for_disconnect(receive))
+    await asyncio.wait(
+        (left, released) if released is not None else (left,), timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+    )
+    if left.done():
+        return True
+    left.cancel()
+    return False
 
 
 async def cancel_on_disconnect(receive, task: asyncio.Task) -> None:
