@@ -8,10 +8,11 @@ export RUBBERDUCK_DATA_DIR ?= ./data
 
 .PHONY: run test install frontend migrate lint bench chromium clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ./client
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,6 +38,7 @@ chromium:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 test: install frontend chromium lint
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -45,4 +47,4 @@ bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist data
+	rm -rf $(VENV) frontend/node_modules rubberduck_site/ui data

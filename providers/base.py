@@ -219,7 +219,7 @@ class Provider:
         }
 
     def for_owner(self, *, server_credentials: bool) -> Provider:
-        """The provider as a proxy of an owner with this policy (accounts/policy.py) uses it: itself, unless it acts
+        """The provider as a proxy of an owner with this policy (proxies/policy.py) uses it: itself, unless it acts
         differently for them (Bedrock re-signs with the server's AWS credentials only for owners who may)."""
         return self
 
@@ -291,9 +291,6 @@ class Provider:
     def stream_inspector(self, route: Route) -> StreamInspector:
         """A fresh inspector for one streamed answer of `route`."""
         raise NotImplementedError
-
-    def stream_content_type(self, route: Route) -> str:
-        return "text/event-stream"
 
     def new_request_id(self) -> str:
         return "req_" + ids.hex_id(16)

@@ -44,7 +44,6 @@ from providers.bedrock_auth import (
     signed_headers,
 )
 
-EVENT_STREAM = "application/vnd.amazon.eventstream"
 BEDROCK_NS = "http://internal.amazon.com/coral/com.amazon.bedrock/"
 CORAL_NS = "http://internal.amazon.com/coral/com.amazon.coral.service/"
 # Status -> (x-amzn-ErrorType code, default message), as Bedrock Runtime sends them. Codes botocore models for
@@ -321,9 +320,6 @@ class BedrockProvider(Provider):
     def stream_inspector(self, route: Route) -> EventStreamInspector:
         model = pricing_model(route.model) if route.model and route.model.startswith("arn:") else None
         return EventStreamInspector(model)
-
-    def stream_content_type(self, route: Route) -> str:
-        return EVENT_STREAM
 
     def new_request_id(self) -> str:
         return ids.uuid4()

@@ -1,18 +1,29 @@
 """The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404."""
 
+import yaml
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import providers
-from proxies import services
+from proxies import declarations, services
 from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
-from proxies.serializers import ProviderSerializer, ProxySerializer, StopSerializer
-from rubberduck_site.openapi import DeletedSerializer, errors
+from proxies.serializers import (
+    ApplyOutcomeSerializer,
+    CloneSerializer,
+    DeclarationErrorsSerializer,
+    DeclarationSerializer,
+    ProviderSerializer,
+    ProxySerializer,
+    StopSerializer,
+)
+from restapi.openapi import ApiErrorSerializer, DeletedSerializer, errors
 
 
 def owned_proxy(request, pk) -> Proxy:
@@ -49,14 +60,15 @@ class ProxyListApi(APIView):
                 "provider", enum=sorted(providers.registry()), description="Only proxies of this provider."
             ),
             OpenApiParameter("tag", description="Only proxies with this tag."),
+            OpenApiParameter("name", description="Only the proxy of this name (names are unique per user)."),
         ],
         responses={200: ProxySerializer(many=True), **errors(400, 401)},
     )
     def get(self, request):
         proxies = Proxy.objects.filter(owner=request.user)
-        for param, choices in (("status", Proxy.Status.values), ("provider", providers.registry())):
+        for param, choices in (("status", Proxy.Status.values), ("provider", providers.registry()), ("name", None)):
             value = request.query_params.get(param)
-            if value and value not in choices:
+            if value and choices is not None and value not in choices:
                 raise ValidationError({param: [f"Choose one of: {', '.join(sorted(choices))}."]})
             if value:
                 proxies = proxies.filter(**{param: value})
@@ -71,7 +83,7 @@ class ProxyListApi(APIView):
         responses={201: ProxySerializer, **errors(400, 401, 403)},
     )
     def post(self, request):
-        serializer = ProxySerializer(data=request.data, context={"request": request})
+        serializer = ProxySerializer(data=request.data, context={"owner": request.user})
         serializer.is_valid(raise_exception=True)
         try:
             proxy = services.proxy_create(owner=request.user, **serializer.validated_data)
@@ -93,7 +105,7 @@ class ProxyDetailApi(APIView):
     )
     def patch(self, request, pk):
         proxy = owned_proxy(request, pk)
-        serializer = ProxySerializer(proxy, data=request.data, partial=True, context={"request": request})
+        serializer = ProxySerializer(proxy, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         if "port" in fields and fields["port"] is None:
@@ -172,3 +184,84 @@ class ProxyFailuresApi(APIView):
         serializer.is_valid(raise_exception=True)
         proxy = services.proxy_failures_set(proxy=proxy, config=serializer.to_config())
         return Response(proxy.failures)
+
+
+class ProxyCloneApi(APIView):
+    @extend_schema(
+        operation_id="proxies_clone",
+        summary="Copy a proxy (and start the copy)",
+        description="The copy has the proxy's settings and failures, a free port and a new name.",
+        request=CloneSerializer,
+        responses={201: ProxySerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request, pk):
+        source = owned_proxy(request, pk)
+        body = CloneSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        name = body.validated_data.get("name") or services.name_free(request.user, f"{source.name}-copy")
+        serializer = ProxySerializer(data={"name": name}, partial=True, context={"owner": request.user})
+        serializer.is_valid(raise_exception=True)
+        try:
+            proxy = services.proxy_clone(proxy=source, name=serializer.validated_data["name"])
+        except services.NoFreePort as e:
+            return Response({"port": [str(e)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ProxySerializer(proxy).data, status=status.HTTP_201_CREATED)
+
+
+class YamlParser(BaseParser):
+    media_type = "application/yaml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return yaml.safe_load(stream)
+        except yaml.YAMLError as e:
+            raise ParseError(f"YAML parse error - {e}") from None
+
+
+class TextYamlParser(YamlParser):
+    media_type = "text/yaml"
+
+
+def query_flag(request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
+
+
+APPLY_BAD_REQUEST = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="ApplyBadRequest",
+        serializers=[DeclarationErrorsSerializer, ApiErrorSerializer],
+        resource_type_field_name=None,
+    ),
+    "The declaration cannot be applied: every error with its path, or `{detail, code}` for a body that does not "
+    "parse. Nothing was changed.",
+)
+
+
+class ApplyApi(APIView):
+    """Applies a declaration document (JSON or YAML) to the requesting user's proxies; see docs/declarations.md."""
+
+    parser_classes = [JSONParser, YamlParser, TextYamlParser]
+
+    @extend_schema(
+        operation_id="apply",
+        summary="Make your proxies as a declaration lists them",
+        description="The body is a declaration, as JSON or YAML (`application/yaml`, `text/yaml`). It is checked "
+        "whole, then applied in one transaction: all or nothing. Applying it again changes nothing. "
+        "See docs/declarations.md.",
+        parameters=[
+            OpenApiParameter("prune", OpenApiTypes.BOOL, description="Also delete your proxies it does not name."),
+            OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="Answer what it would do; change nothing."),
+        ],
+        request=DeclarationSerializer,
+        responses={200: ApplyOutcomeSerializer, 400: APPLY_BAD_REQUEST, **errors(401, 403)},
+    )
+    def post(self, request):
+        try:
+            outcome = declarations.apply(
+                request.user, request.data, prune=query_flag(request, "prune"), dry_run=query_flag(request, "dry_run")
+            )
+        except declarations.DeclarationError as e:
+            detail = f"The declaration has {len(e.errors)} error(s); nothing was changed."
+            body = {"detail": detail, "code": "invalid", "errors": e.errors}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(outcome.as_dict())

@@ -14,14 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from logs.records import LogRecord
-from metrics.counters import Counters
 from providers.base import HOP_BY_HOP, Answer, Fault, Provider, Refusal, Request, Route, RouteError
 from proxies.cache import Cached, ProxyCache
 from proxies.cache_key import cache_key
+from proxies.counters import Counters
 from proxies.failures import PASS, Chaos, StreamRule
 from proxies.interpreter import TakeTurns
 from proxies.protocol import hold
+from proxies.records import LogRecord
 from proxies.request_memo import RequestMemo
 from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool, unreachable
 

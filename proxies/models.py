@@ -52,6 +52,8 @@ class Proxy(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "proxies"
+        # A name finds a proxy (`?name=`, declaration files), so it is unique among one owner's proxies.
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="proxy_unique_name_per_owner")]
 
     def __str__(self):
         return f"{self.name} ({self.provider}:{self.port})"
@@ -62,7 +64,7 @@ class CacheEntry(models.Model):
     [[offset_ms, length], ...], so a replay can re-cut and re-pace them."""
 
     proxy = models.ForeignKey(Proxy, on_delete=models.CASCADE, related_name="cache_entries", db_index=False)
-    key = models.CharField(max_length=64)  # not indexed: rows are found by id (proxies/store.py, RowIds)
+    key = models.CharField(max_length=64)  # not indexed: rows are found by id (proxies/store.py, ProxyStore)
     status = models.PositiveSmallIntegerField()
     headers = models.JSONField(default=list)
     body = models.BinaryField(default=b"")

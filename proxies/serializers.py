@@ -2,9 +2,11 @@ from django.conf import settings
 from rest_framework import serializers
 
 import providers
-from accounts.policy import upstream_policy
 from proxies.addresses import url_refusal
+from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
+from proxies.policy import policies
+from restapi.openapi import ApiErrorSerializer
 
 
 class ProxySerializer(serializers.ModelSerializer):
@@ -54,8 +56,8 @@ class ProxySerializer(serializers.ModelSerializer):
 
     def validate_upstream_url(self, value):
         """Refuses a host in a private network unless the owner may reach those (proxies/addresses.py)."""
-        request = self.context.get("request")
-        if not value or request is None or upstream_policy(request.user).private_networks:
+        owner = self.instance.owner if self.instance is not None else self.context.get("owner")
+        if not value or policies().of(owner).private_networks:
             return value
         reason = url_refusal(value)
         if reason is not None:
@@ -64,15 +66,26 @@ class ProxySerializer(serializers.ModelSerializer):
             )
         return value
 
+    def validate_name(self, value):
+        # The owner of a new proxy comes from the view (context); a name is unique among one owner's proxies.
+        owner = self.instance.owner if self.instance is not None else self.context["owner"]
+        if self.others(Proxy.objects.filter(owner=owner, name=value)).exists():
+            raise serializers.ValidationError("You already have a proxy with this name.")
+        return value
+
     def validate_port(self, value):
         if value is None:
             return value
-        clash = Proxy.objects.filter(port=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
+        if self.port_clashes(value).exists():
             raise serializers.ValidationError("This port is already used by another proxy.")
         return value
+
+    def port_clashes(self, port: int):
+        """The proxies that hold `port` and stop this one from taking it."""
+        return self.others(Proxy.objects.filter(port=port))
+
+    def others(self, proxies):
+        return proxies if self.instance is None else proxies.exclude(pk=self.instance.pk)
 
     def validate(self, attrs):
         provider_id = attrs.get("provider") or (self.instance.provider if self.instance else None)
@@ -117,3 +130,48 @@ class ProviderSerializer(serializers.Serializer):
     name = serializers.CharField()
     default_upstream_url = serializers.CharField(help_text="Where a proxy forwards when its `upstream_url` is empty.")
     coverage = CoverageSerializer()
+
+
+class CloneSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        required=False, help_text="The copy's name; by default the first free of `NAME-copy`, `NAME-copy-2`, ..."
+    )
+
+
+class ProxyDeclarationSerializer(ProxySerializer):
+    """A proxy in a declaration: the fields of a proxy and its failure config. A field left out takes its default,
+    except `port`: an existing proxy keeps its own, a new one is given a free one. See docs/declarations.md."""
+
+    failures = FailureConfigSerializer(required=False)
+
+    class Meta(ProxySerializer.Meta):
+        fields = [*ProxySerializer.Meta.fields, "failures"]
+
+
+class DeclarationSerializer(serializers.Serializer):
+    """A declaration: your proxies by name (documents `POST /api/v1/apply`; proxies/declarations.py checks it)."""
+
+    version = serializers.IntegerField(required=False, min_value=1, max_value=1)
+    prune = serializers.BooleanField(required=False, help_text="Also delete your proxies the list does not name.")
+    proxies = ProxyDeclarationSerializer(many=True)
+
+
+class ApplyOutcomeSerializer(serializers.Serializer):
+    """What an apply did (or, on a dry run, would do), by proxy name."""
+
+    created = serializers.ListField(child=serializers.CharField())
+    changed = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField())
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="Empty without prune.")
+    dry_run = serializers.BooleanField()
+
+
+class DeclarationErrorSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="Where in the document, e.g. `proxies[2].failures.errors[0].rate`.")
+    message = serializers.CharField()
+
+
+class DeclarationErrorsSerializer(ApiErrorSerializer):
+    """A declaration that cannot be applied: every error, each with its path; nothing was changed."""
+
+    errors = DeclarationErrorSerializer(many=True)

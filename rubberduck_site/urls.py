@@ -19,6 +19,8 @@ api_v1 = [
     path("proxies/<int:pk>/stop", proxies_api.ProxyStopApi.as_view()),
     path("proxies/<int:pk>/cache", proxies_api.ProxyCacheApi.as_view()),
     path("proxies/<int:pk>/failures", proxies_api.ProxyFailuresApi.as_view()),
+    path("proxies/<int:pk>/clone", proxies_api.ProxyCloneApi.as_view()),
+    path("apply", proxies_api.ApplyApi.as_view()),
     path("logs/", logs_api.LogListApi.as_view()),
     path("logs/export", logs_api.LogExportApi.as_view()),
     path("metrics/", metrics_api.MetricsApi.as_view()),

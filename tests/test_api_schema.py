@@ -11,12 +11,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from django.utils import timezone
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 
-from logs.models import LogEntry
 from proxies.models import Proxy
+from tests.factories import LogEntryFactory
 
 API_PREFIX = "/api/v1/"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -107,8 +106,7 @@ def test_it_describes_each_answer_with_exactly_its_fields(schema, api):
     proxy = api.post("/api/v1/proxies/", {"name": "p", "provider": "openai", "model_name": "m"}, format="json")
     proxy_id = proxy.json()["id"]
     Proxy.objects.filter(pk=proxy_id).update(desired_state="stopped", status="stopped")
-    LogEntry.objects.create(proxy_id=proxy_id, timestamp=timezone.now(), ip="127.0.0.1", method="POST",
-                            path="/v1/chat/completions", status_code=200, latency_ms=1.5, cache="miss")  # fmt: skip
+    LogEntryFactory(proxy=Proxy.objects.get(pk=proxy_id))
     failures = {"timeout": {"mode": "delay", "seconds": 1.0, "rate": 0.5}, "errors": [{"status": 429, "rate": 0.5}],
                 "ip_allow": ["127.0.0.1"], "ip_block": [], "rpm_limit": 60,
                 "stream": {"cut_after_events": 2, "chunk_delay_ms": 1.0, "rate": 1.0}, "seed": 1}  # fmt: skip
@@ -119,6 +117,7 @@ def test_it_describes_each_answer_with_exactly_its_fields(schema, api):
 
     answers = {
         "Proxy": [proxy.json(), *api.get("/api/v1/proxies/").json()],
+        "ApplyOutcome": [api.post("/api/v1/apply", {"proxies": []}, format="json").json()],
         "Provider": api.get("/api/v1/providers/").json(),
         "Coverage": [p["coverage"] for p in api.get("/api/v1/providers/").json()],
         "Operation": [op for p in api.get("/api/v1/providers/").json() for op in p["coverage"]["cached"]],
@@ -145,6 +144,9 @@ def test_it_describes_the_error_answers_as_they_are(schema, api):
     assert set(Client().get("/api/v1/proxies/").json()) == error  # 401
     assert set(api.get("/api/v1/proxies/999999/").json()) == error  # 404
     assert set(api.post("/api/v1/proxies/", "{", content_type="application/json").json()) == error  # 400, not JSON
+    declaration_errors = api.post("/api/v1/apply", {"proxies": [{"name": 1}]}, format="json").json()
+    assert set(declaration_errors) == properties(schema, "DeclarationErrors")
+    assert all(set(e) == properties(schema, "DeclarationError") for e in declaration_errors["errors"])
     field_errors = api.post("/api/v1/proxies/", {"provider": "nope"}, format="json").json()  # 400, per field
     assert field_errors and all(
         isinstance(m, list) and all(isinstance(s, str) for s in m) for m in field_errors.values()

@@ -4,6 +4,7 @@ import openai
 from django.test import Client
 
 from proxies.models import CacheEntry, Proxy
+from rubberduck_site.dataplane import build_runner
 from tests.conftest import wait_until
 
 FIELDS = {
@@ -99,6 +100,27 @@ def test_it_filters_the_list_by_status_provider_and_tag(api, user):
     assert names("?provider=anthropic") == []
 
 
+def test_it_finds_a_proxy_by_name(api):
+    create(api, name="dev")
+    create(api, name="dev-2")
+    assert [p["name"] for p in api.get("/api/v1/proxies/?name=dev").json()] == ["dev"]
+    assert api.get("/api/v1/proxies/?name=nope").json() == []
+
+
+def test_a_name_is_unique_among_one_owners_proxies(api, other_api):
+    first = create(api, name="dev").json()
+    second = create(api, name="other").json()
+
+    response = create(api, name="dev")
+    assert response.status_code == 400
+    assert response.json() == {"name": ["You already have a proxy with this name."]}
+
+    response = api.patch(f"/api/v1/proxies/{second['id']}/", {"name": "dev"}, format="json")
+    assert response.status_code == 400 and "name" in response.json()
+    assert api.patch(f"/api/v1/proxies/{first['id']}/", {"name": "dev"}, format="json").status_code == 200
+    assert create(other_api, name="dev").status_code == 201  # another owner's names do not count
+
+
 def test_it_updates_and_deletes_a_proxy(api):
     proxy = create(api).json()
     patched = api.patch(f"/api/v1/proxies/{proxy['id']}/", {"description": "new", "tags": ["z"]}, format="json")
@@ -155,13 +177,11 @@ def test_healthz_reports_version_database_and_running_proxies(make_proxy, openai
 
 def test_a_cached_entry_survives_a_restart_of_the_runner(api, make_proxy, openai_upstream, runner):
     """The database is the durable copy: a new runner (empty memory) still serves the hit."""
-    from proxies.runner import Runner
-
     proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
     client = openai.OpenAI(base_url=proxy["base_url"], api_key="sk-x", max_retries=0)
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "durable"}])
     runner.shutdown("graceful")
-    again = Runner()
+    again = build_runner()
     again.start(embedded=True)
     try:
         raw = client.chat.completions.with_raw_response.create(

@@ -57,7 +57,12 @@ export default function ProxyDetail() {
             <h1 className="text-2xl font-semibold tracking-tight text-slate-900">{p.name}</h1>
             <StatusPill status={p.status} testId={`status-${p.name}`} />
           </div>
-          <ProxyActions proxy={p} onEdit={() => setEditing(true)} onDeleted={() => navigate('/proxies', { replace: true })} />
+          <ProxyActions
+            proxy={p}
+            onEdit={() => setEditing(true)}
+            onDeleted={() => navigate('/proxies', { replace: true })}
+            onCloned={(copy) => navigate(`/proxies/${copy.id}`)}
+          />
         </div>
       </div>
 
