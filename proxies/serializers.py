@@ -172,6 +172,7 @@ class DeclarationErrorSerializer(serializers.Serializer):
 
 
 class DeclarationErrorsSerializer(ApiErrorSerializer):
-    """A declaration that cannot be applied: every error, each with its path; nothing was changed."""
+    """A declaration that cannot be applied: every error, each with its path; nothing was changed. A body that
+    does not parse has no `errors`, only `detail` and `code`."""
 
-    errors = DeclarationErrorSerializer(many=True)
+    errors = DeclarationErrorSerializer(many=True, required=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 
 from accounts.conf import cache_settings, email_settings, socialaccount_providers
+from restapi.ids import ID_SCHEMA
 from rubberduck_site.data_dir import default_data_dir, stored_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -266,4 +267,5 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "PATH_CONVERTER_OVERRIDES": {"id": ID_SCHEMA},
 }

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -40,7 +39,7 @@ from schemathesis import checks as st_checks
 from accounts.models import ApiToken, hash_key
 from proxies import services
 from proxies.models import Proxy
-from tests.logs.factories import proxy_for, record, write
+from tests.factories import LogEntryFactory, ProxyFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,8 +120,8 @@ def fuzz(user, other_user, settings, monkeypatch):
 
 def alices(user) -> int:
     """Something of Alice's of every kind the API shows, a proxy with log entries; returns the proxy's id."""
-    proxy = Proxy.objects.filter(owner=user).first() or proxy_for(user, "alice")
-    write(*(record(proxy, time.time() - n) for n in range(3)))
+    proxy = Proxy.objects.filter(owner=user).first() or ProxyFactory(owner=user, name="alice")
+    LogEntryFactory.create_batch(3, proxy=proxy)
     return proxy.pk
 
 
@@ -159,7 +158,26 @@ ON_A_PROXY = [
     (PROXY + "cache", "DELETE"),
     (PROXY + "failures", "GET"),
     (PROXY + "failures", "PUT"),
+    (PROXY + "clone", "POST"),
 ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/proxies/62599903417482080157696/",
+        "/api/v1/proxies/9223372036854775808/stop",
+        "/api/v1/tokens/99999999999999999999/",
+        "/api/v1/logs/?proxy=62599903417482080157696",
+        "/api/v1/metrics/?proxy=9223372036854775808",
+    ],
+)
+def test_an_id_too_large_for_the_database_is_refused_not_a_server_error(api, path):
+    # found by the long run: DELETE /api/v1/logs/?proxy=62599903417482080157696 failed in SQLite with a 500
+    answers = [api.generic(method, path) for method in ("GET", "POST", "DELETE")]
+    assert {a.status_code for a in answers} <= {400, 404, 405} and all(
+        a.json()["detail" if a.status_code != 400 else "proxy"] for a in answers
+    )
 
 
 def test_it_follows_one_users_objects_through_linked_calls_and_never_shows_them_to_another(fuzz):
@@ -230,6 +248,7 @@ ANY_TIME = {
     ("/api/v1/metrics/", "GET"),
     ("/api/v1/me/", "PATCH"),
     ("/api/v1/settings/", "PUT"),
+    ("/api/v1/apply", "POST"),
 }
 
 
