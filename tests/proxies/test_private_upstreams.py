@@ -2,6 +2,8 @@
 private and link-local ranges (cloud metadata), refused when the upstream is saved and again when a connection is
 made (a name that resolves elsewhere by then, as with DNS rebinding). Staff, or a site setting, may allow it."""
 
+import itertools
+
 import openai
 import pytest
 
@@ -31,13 +33,17 @@ PRIVATE = [
 ]
 
 
+NAMES = itertools.count()
+
+
 @pytest.fixture
 def restricted(settings):
     settings.RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = False
 
 
 def create(api, upstream_url):
-    body = {"name": "p", "provider": "openai", "model_name": "gpt-4o-mini", "upstream_url": upstream_url}
+    name = f"p{next(NAMES)}"  # names are unique per owner
+    body = {"name": name, "provider": "openai", "model_name": "gpt-4o-mini", "upstream_url": upstream_url}
     return api.post("/api/v1/proxies/", body, format="json")
 
 
@@ -144,3 +150,17 @@ def test_it_resolves_a_name_to_check_it():
     assert url_refusal("http://localhost:8000/v1") == "localhost resolves to 127.0.0.1, a loopback address"
     assert url_refusal("http://no-such-host.invalid/v1") is None  # checked again when connecting
     assert url_refusal("") is None
+
+
+def test_a_declaration_is_held_to_the_same_rule(restricted, api):
+    document = {
+        "version": 1,
+        "proxies": [
+            {"name": "meta", "provider": "openai", "model_name": "m", "upstream_url": "http://169.254.169.254/"}
+        ],
+    }
+    answer = api.post("/api/v1/apply", document, format="json")
+    assert answer.status_code == 400
+    [error] = answer.json()["errors"]
+    assert error["path"] == "proxies[0].upstream_url" and "link-local" in error["message"]
+    assert api.get("/api/v1/proxies/").json() == []
