@@ -14,13 +14,14 @@ from rest_framework import serializers
 
 from logs.models import ENTRY_FIELDS, LogEntry
 from logs.records import Entry
+from restapi.ids import MAX_ID
 
 
 class LogFilters(serializers.Serializer):
     """`status` is a code (`429`) or a class (`4xx`); `failure=none` means entries without a failure;
     `since` is inclusive, `until` exclusive (ISO 8601; a time without an offset is UTC)."""
 
-    proxy = serializers.IntegerField(required=False, min_value=1, help_text="A proxy's id.")
+    proxy = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="A proxy's id.")
     status = serializers.RegexField(
         r"^(\d{3}|[1-5]xx)$", required=False, help_text="A status code (`429`) or a class (`4xx`)."
     )

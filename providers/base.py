@@ -218,6 +218,11 @@ class Provider:
             "refused": f"Paths outside {roots}: answered with {self.name}'s own 404, never forwarded.",
         }
 
+    def for_owner(self, *, server_credentials: bool) -> Provider:
+        """The provider as a proxy of an owner with this policy (proxies/policy.py) uses it: itself, unless it acts
+        differently for them (Bedrock re-signs with the server's AWS credentials only for owners who may)."""
+        return self
+
     def route(self, request: Request) -> Route:
         """Returns the Route of `request`. Raises RouteError(NOT_FOUND / METHOD_NOT_ALLOWED / BAD_REQUEST).
         Reads only the method, path, query, body and Content-Type (proxies/request_memo.py relies on it)."""

@@ -21,6 +21,7 @@ from proxies.disconnect import DisconnectWatch, disconnected_within, wait_for_di
 from proxies.failures import PASS, Verdict
 from proxies.flow import ClientGone, Flow, ProxySettings
 from proxies.interpreter import TakeTurns
+from proxies.protocol import hold
 from proxies.records import LogRecord
 from proxies.relay import forward, replay, send_answer
 from proxies.request_memo import RequestMemo
@@ -44,7 +45,7 @@ class ProxyApp:
         """On the proxy's own event loop: creates its one pooled upstream client, its turn-taking (a turn is the
         GIL's switch interval, RUBBERDUCK_SWITCH_INTERVAL) and its disconnect watch."""
         loop = asyncio.get_running_loop()
-        self.upstream = UpstreamPool(upstream_timeout)
+        self.upstream = UpstreamPool(upstream_timeout, lambda: self.settings.private_networks)
         self.turns = TakeTurns(loop, sys.getswitchinterval())
         self.watch = DisconnectWatch(loop)
 
@@ -130,10 +131,11 @@ async def apply_failure(flow: Flow, verdict: Verdict) -> bool:
     if verdict.failure:
         record.failure = verdict.failure
     if verdict.hang:
+        hold(flow.scope, cut=True)  # a graceful stop closes it rather than wait for it
         await wait_for_disconnect(flow.receive)
         record.status_code = 499
         return True
-    if verdict.delay and await disconnected_within(flow.receive, verdict.delay):
+    if verdict.delay and await disconnected_within(flow.receive, verdict.delay, hold(flow.scope, cut=False)):
         record.status_code = 499
         return True
     if verdict.status:

@@ -10,13 +10,16 @@ async def wait_for_disconnect(receive) -> None:
         pass
 
 
-async def disconnected_within(receive, seconds: float) -> bool:
-    """Waits `seconds` (a delay rule); True when the client left meanwhile."""
-    try:
-        await asyncio.wait_for(wait_for_disconnect(receive), seconds)
-    except TimeoutError:
-        return False
-    return True
+async def disconnected_within(receive, seconds: float, released: asyncio.Future | None = None) -> bool:
+    """Waits `seconds` (a delay rule), or until `released` (a graceful stop); True when the client left meanwhile."""
+    left = asyncio.ensure_future(wait_for_disconnect(receive))
+    await asyncio.wait(
+        (left, released) if released is not None else (left,), timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+    )
+    if left.done():
+        return True
+    left.cancel()
+    return False
 
 
 async def cancel_on_disconnect(receive, task: asyncio.Task) -> None:

@@ -20,6 +20,7 @@ class ProxySettings:
     upstream_url: str
     replay: str
     chaos: Chaos
+    private_networks: bool  # may forward to private addresses (proxies/addresses.py): the owner's policy
 
 
 class ClientGone(Exception):

@@ -9,7 +9,7 @@ from providers.base import HOP_BY_HOP, Answer, Fault, UpstreamRequest
 from proxies.cache import Cached, ProxyCache
 from proxies.failures import StreamRule
 from proxies.flow import ClientGone, Flow
-from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool
+from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool, unreachable
 
 # Response headers never copied from upstream or a cache entry: hop-by-hop, framing, and per-answer ones.
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}
@@ -36,7 +36,7 @@ async def forward(flow: Flow, outgoing: UpstreamRequest, upstream: UpstreamPool,
         response = await upstream.send(flow.record.method, outgoing.url, outgoing.headers, outgoing.body)
     except UPSTREAM_ERRORS as e:
         if not isinstance(e, TimeoutError):
-            message = f"Rubberduck could not reach the upstream: {e.__class__.__name__}."
+            message = unreachable(e)
             return await send_answer(flow, provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message))
         message = "Rubberduck timed out waiting for the upstream."
         return await send_answer(flow, provider.error(504, Fault.UPSTREAM_TIMEOUT, message=message))

@@ -17,7 +17,7 @@ import socket
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -31,6 +31,7 @@ from proxies.app import ProxyApp, ProxySettings
 from proxies.cache import MemoryLRU, ProxyCache
 from proxies.failures import Chaos
 from proxies.models import Proxy
+from proxies.policy import policies
 from proxies.ratelimit import RateLimiter, RedisRateLimiter
 from proxies.records import LogRecord
 from proxies.server import PortUnavailable, ProxyServer
@@ -108,6 +109,7 @@ class Runner:
         self.enqueue_log = self.writer.enqueue if enabled else (lambda record: None)
         self.limiters: dict[int, RateLimiter | RedisRateLimiter] = {}
         self.failed: dict[int, object] = {}  # proxy id -> updated_at of a start that failed (not retried as is)
+        self.rules_version: object = None  # of the owners' policies (proxies/policy.py) as last applied
         self._nudge = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.RLock()
@@ -188,6 +190,8 @@ class Runner:
     def _reconcile(self) -> None:
         self._claim()
         rows = {p.id: p for p in Proxy.objects.filter(runner_id=self.id).select_related(None)}
+        rules_version = policies().version()
+        rules_changed, self.rules_version = rules_version != self.rules_version, rules_version
         wanted = {pid: p for pid, p in rows.items() if p.desired_state == Proxy.Desired.RUNNING}
 
         for pid, running in list(self.running.items()):
@@ -207,6 +211,8 @@ class Runner:
                 if row.updated_at != running.version:
                     running.server.app.settings = self._settings_of(row)
                     running.version = row.updated_at
+                elif rules_changed:
+                    running.server.app.settings = replace(running.server.app.settings, **self._owner_terms(row))
                 if row.cache_cleared_at != running.cache_cleared_at:
                     running.server.app.cache.clear()
                     running.cache_cleared_at = row.cache_cleared_at
@@ -237,11 +243,20 @@ class Runner:
         return ProxySettings(
             proxy_id=row.id,
             owner_id=row.owner_id,
-            provider=providers.get(row.provider),
             upstream_url=row.upstream_url,
             replay=row.replay,
             chaos=Chaos(row.failures, limiter),
+            **self._owner_terms(row),
         )
+
+    def _owner_terms(self, row: Proxy) -> dict:
+        """What the proxy may use of the server, by its owner's policy (proxies/policy.py): read here, in the
+        runner's thread, never on a request's path."""
+        policy = policies().of(row.owner)
+        return {
+            "provider": providers.get(row.provider).for_owner(server_credentials=policy.server_credentials),
+            "private_networks": policy.private_networks,
+        }
 
     def _start(self, row: Proxy) -> None:
         try:
