@@ -48,7 +48,7 @@ def flow_of(provider_id: str, method: str, path: str, body: bytes = BODY, query:
     """A flow as the app has it once the body is read: its provider's settings, headers as ASGI gives them."""
     headers = [(b"content-type", b"application/json"), (b"anthropic-version", b"2023-06-01"), (b"x-api-key", b"sk")]
     scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": headers}
-    settings = ProxySettings(1, 1, providers.get(provider_id), "", "instant", Chaos({}))
+    settings = ProxySettings(1, 1, providers.get(provider_id), "", "instant", Chaos({}), private_networks=True)
     flow = Flow(settings, scope, None, None, LogRecord(1, 1, 0.0, "127.0.0.1", method, path))
     flow.body, flow.query = body, query
     return flow
