@@ -1,23 +1,27 @@
-"""The route and cache key of recently repeated requests, remembered by the bytes that decide them.
+"""A request's route and cache key, resolved once and remembered for repeats by the bytes that decide them.
 
 An SDK repeats a request byte for byte, so a repeat's route (endpoint regexes, JSON parse) and cache key
 (canonical JSON, sha256) are looked up instead of recomputed: most of a cache hit's own work, and more the
 longer the prompt. The fingerprint holds exactly what `Provider.route` and `Provider.cache_key_parts` may
-read (their contract in providers/base.py), headers as they came (ASGI's raw pairs), so a repeat is answered
-before its headers are decoded into the provider's Request (~3 µs for an SDK's sixteen). Bounded: a few hundred
-entries, bodies up to 16 KiB. The app puts a request here once the cache answers it, so requests seen once (every
-miss) neither pay for it nor push out repeats.
+read (their contract in providers/base.py, held by every provider: tests/providers/test_route_contract.py),
+headers as they came (ASGI's raw pairs), so a repeat is answered before its headers are decoded into the
+provider's Request (~3 µs for an SDK's sixteen). Bounded: a few hundred entries, bodies up to 16 KiB. A request
+is remembered once the cache answers it, so requests seen once (every miss) neither pay for it nor push out
+repeats.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from providers.base import Provider, Route
+from providers.base import Provider, Route, RouteError
+from proxies.cache_key import cache_key
+from proxies.flow import Flow
 
 
 class RequestMemo:
     def __init__(self, provider: Provider, entries: int = 256, max_body: int = 16 * 1024):
+        self.provider = provider
         self.key_headers = frozenset(name.encode("latin-1") for name in ("content-type", *provider.key_headers))
         self.entries = entries
         self.max_body = max_body
@@ -47,3 +51,29 @@ class RequestMemo:
         self._known[fingerprint] = (route, key)
         if len(self._known) > self.entries:
             self._known.popitem(last=False)
+
+    def resolve(self, flow: Flow) -> None:
+        """Sets the flow's route (or what refused it) and, for a cacheable route, its cache key: a repeat's from here."""
+        record = flow.record
+        fingerprint = self.fingerprint(record.method, record.path, flow.query, flow.body, flow.scope["headers"])
+        known = self.get(fingerprint)
+        if known is not None:
+            flow.route, flow.key = known  # fingerprint left unset: known already
+            return
+        flow.fingerprint = fingerprint
+        request = flow.request
+        try:
+            route = flow.route = self.provider.route(request)
+        except RouteError as e:
+            flow.refused = e
+            return
+        if route.cacheable:
+            key_path, key_query, key_headers = self.provider.cache_key_parts(request, route)
+            content_type = request.headers.get("content-type", "")
+            flow.key = cache_key(
+                request.method, key_path, key_query, key_headers, request.body, request.json, content_type
+            )
+
+    def remember(self, flow: Flow) -> None:
+        """Called once the cache answered a flow with a fingerprint: a repeat is then resolved from here."""
+        self.put(flow.fingerprint, flow.route, flow.key)

@@ -176,6 +176,17 @@ def test_speech_is_relayed_as_audio_and_replayed_byte_identical(proxy, openai_up
     ]
 
 
+def test_it_replays_cached_speech_whole_under_a_stream_rule(proxy, openai_upstream, api, runner):
+    """A stream rule splits a replay into the route's own events: audio bytes are not SSE, so none may be lost."""
+    client = client_for(proxy)
+    kwargs = dict(model="tts-1", voice="alloy", input="Say it slowly")
+    client.audio.speech.with_raw_response.create(**kwargs)
+    set_failures(api, runner, proxy, {"stream": {"chunk_delay_ms": 1, "rate": 1.0}})
+    again = client.audio.speech.with_raw_response.create(**kwargs)
+    assert again.headers["x-rubberduck-cache"] == "hit"
+    assert again.content == fake.SPEECH
+
+
 def test_speech_reaches_the_client_while_it_is_still_being_made(proxy, openai_upstream):
     """The upstream holds its second chunk until the client has the first: a proxy that waited for the whole
     file would leave the client waiting for bytes until its read timeout."""

@@ -13,7 +13,7 @@ import openai
 import pytest
 from django.conf import settings
 
-from proxies import app
+from proxies import disconnect
 from tests.conftest import flushed_logs, wait_until
 from tests.fakes.server import Reply
 
@@ -206,7 +206,7 @@ def test_an_unknown_path_gets_openais_404_shape(proxy):
     assert httpx.get(proxy["base_url"] + "/chat/completions").status_code == 405
 
 
-# 0.01 s: the client leaves before the proxy starts watching for that (app.WATCH_AFTER_SECONDS), and is seen then.
+# 0.01 s: the client leaves before the proxy watches for that (disconnect.WATCH_AFTER_SECONDS), and is seen then.
 @pytest.mark.parametrize("client_timeout", [0.01, 0.3])
 def test_a_client_that_disconnects_cancels_its_upstream_request(proxy, openai_upstream, runner, client_timeout):
     for n in (1, 2):  # the second after the proxy stopped watching, as nothing was in flight
@@ -216,7 +216,7 @@ def test_a_client_that_disconnects_cancels_its_upstream_request(proxy, openai_up
             httpx.post(proxy["base_url"] + "/chat/completions", json=body, timeout=client_timeout)
         entries = wait_until(lambda n=n: flushed_logs(runner, proxy["id"])[n - 1 :], timeout=3)
         assert [e.status_code for e in entries] == [499]
-        time.sleep(4 * app.WATCH_AFTER_SECONDS)  # nothing in flight: the proxy stops sweeping
+        time.sleep(4 * disconnect.WATCH_AFTER_SECONDS)  # nothing in flight: the proxy stops sweeping
 
 
 def test_no_prompt_or_key_reaches_the_database(proxy, runner):

@@ -1,7 +1,11 @@
 """The request memo: a repeat is routed and keyed once; anything that could change either is a new entry."""
 
 import providers
-from providers.base import Route
+from proxies.records import LogRecord
+from providers.base import Fault, Route
+from proxies.cache_key import cache_key
+from proxies.failures import Chaos
+from proxies.flow import Flow, ProxySettings
 from proxies.request_memo import RequestMemo
 
 BODY = b'{"model":"claude-x","messages":[]}'
@@ -38,3 +42,49 @@ def test_it_is_bounded_in_entries_and_body_size():
         memo.put(memo.fingerprint(*request(b"%d" % i)), Route("chat"), f"k{i}")
     assert memo.get(memo.fingerprint(*request(b"0"))) is None  # the oldest went
     assert memo.get(memo.fingerprint(*request(b"2"))) == (Route("chat"), "k2")
+
+
+def flow_of(provider_id: str, method: str, path: str, body: bytes = BODY, query: str = "") -> Flow:
+    """A flow as the app has it once the body is read: its provider's settings, headers as ASGI gives them."""
+    headers = [(b"content-type", b"application/json"), (b"anthropic-version", b"2023-06-01"), (b"x-api-key", b"sk")]
+    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": headers}
+    settings = ProxySettings(1, 1, providers.get(provider_id), "", "instant", Chaos({}))
+    flow = Flow(settings, scope, None, None, LogRecord(1, 1, 0.0, "127.0.0.1", method, path))
+    flow.body, flow.query = body, query
+    return flow
+
+
+def test_it_resolves_a_repeat_the_cache_answered_without_building_its_request():
+    provider = providers.get("anthropic")
+    memo = RequestMemo(provider)
+    first = flow_of("anthropic", "POST", "/v1/messages")
+    memo.resolve(first)
+    request = first.request
+    assert first.route == provider.route(request) and first.refused is None
+    key_path, key_query, key_headers = provider.cache_key_parts(request, first.route)
+    assert first.key == cache_key("POST", key_path, key_query, key_headers, BODY)
+
+    memo.resolve(again := flow_of("anthropic", "POST", "/v1/messages"))
+    assert again.key == first.key and len(memo) == 0  # a miss is not remembered
+    memo.remember(first)
+    memo.resolve(repeat := flow_of("anthropic", "POST", "/v1/messages"))
+    assert (repeat.route, repeat.key, repeat._request) == (first.route, first.key, None)
+    memo.remember(repeat)  # known already: nothing new
+    assert len(memo) == 1
+
+
+def test_it_resolves_a_refusal_and_an_uncacheable_route_without_a_key():
+    memo = RequestMemo(providers.get("anthropic"))
+    memo.resolve(unknown := flow_of("anthropic", "POST", "/v1/nowhere"))
+    assert unknown.refused.fault is Fault.NOT_FOUND and unknown.route is None and unknown.key is None
+    memo.resolve(batch := flow_of("anthropic", "POST", "/v1/messages/batches"))
+    assert batch.route.cacheable is False and batch.key is None and batch.refused is None
+
+
+def test_it_never_remembers_a_body_over_its_bound():
+    memo = RequestMemo(providers.get("anthropic"), max_body=16)
+    for _ in range(2):
+        memo.resolve(flow := flow_of("anthropic", "POST", "/v1/messages"))
+        assert flow.key is not None
+        memo.remember(flow)
+    assert len(memo) == 0

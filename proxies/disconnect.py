@@ -1,0 +1,65 @@
+"""Noticing a client that left: waiting for its disconnect, and cancelling a forwarded request when it comes."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+async def wait_for_disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def disconnected_within(receive, seconds: float) -> bool:
+    """Waits `seconds` (a delay rule); True when the client left meanwhile."""
+    try:
+        await asyncio.wait_for(wait_for_disconnect(receive), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def cancel_on_disconnect(receive, task: asyncio.Task) -> None:
+    await wait_for_disconnect(receive)
+    task.cancel()
+
+
+# A forwarded request starts watching for its client's disconnect only once it has taken this long: a watch is a
+# task that waits on receive() and is cancelled at the end, ~10 µs a request (a twelfth of a bare passthrough's
+# miss). A client that left earlier is seen at once when the watch starts, as receive() reports it then.
+WATCH_AFTER_SECONDS = 0.05
+
+
+class DisconnectWatch:
+    """Cancels a forwarded request when its client disconnects, watching it from 1-2 WATCH_AFTER_SECONDS on.
+
+    One sweep every WATCH_AFTER_SECONDS, while requests are in flight, starts the watches that are due. A timer per
+    request cost a libuv timer set up and torn down on every miss (~3 % of one, py-spy)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.in_flight: dict[asyncio.Task, list] = {}  # task -> [started at, receive, watch task or None]
+        self.sweeping = False
+
+    def begin(self, receive) -> asyncio.Task:
+        task = asyncio.current_task(self.loop)
+        self.in_flight[task] = [self.loop.time(), receive, None]
+        if not self.sweeping:
+            self.sweeping = True
+            self.loop.call_later(WATCH_AFTER_SECONDS, self.sweep)
+        return task
+
+    def end(self, task: asyncio.Task) -> None:
+        watcher = self.in_flight.pop(task)[2]
+        if watcher is not None:
+            watcher.cancel()
+
+    def sweep(self) -> None:
+        due = self.loop.time() - WATCH_AFTER_SECONDS
+        for task, watched in self.in_flight.items():
+            started, receive, watcher = watched
+            if watcher is None and started <= due:
+                watched[2] = self.loop.create_task(cancel_on_disconnect(receive, task))
+        self.sweeping = bool(self.in_flight)
+        if self.sweeping:
+            self.loop.call_later(WATCH_AFTER_SECONDS, self.sweep)

@@ -1,0 +1,65 @@
+"""One request's way through a proxy: the settings it goes by, what came in, what it resolved to, its log record."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from providers.base import Provider, Request, Route, RouteError
+from proxies.failures import Chaos
+from proxies.records import LogRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """A running proxy's configuration; replaced as a whole when its owner edits it."""
+
+    proxy_id: int
+    owner_id: int
+    provider: Provider
+    upstream_url: str
+    replay: str
+    chaos: Chaos
+
+
+class ClientGone(Exception):
+    """The client disconnected before the answer was complete."""
+
+
+@dataclass(slots=True, eq=False)
+class Flow:
+    """One request on its way through the pipeline (proxies/app.py); slotted and small, as every request makes one."""
+
+    settings: ProxySettings  # as they were when the request arrived: an edit mid-request does not mix the two
+    scope: dict
+    receive: Callable[[], Awaitable[dict]]
+    send: Callable[[dict], Awaitable[None]]
+    record: LogRecord
+    body: bytes = b""
+    query: str = ""
+    fingerprint: tuple | None = None  # the request memo's, for a request it may remember (not one it knows)
+    route: Route | None = None
+    key: str | None = None  # the cache key, set for a cacheable route
+    refused: RouteError | None = None  # answered after the failure rules, which come first (docs/failures.md)
+    _request: Request | None = None
+
+    @property
+    def request(self) -> Request:
+        """The request as its provider sees it, built on first use: a repeat the memo knows is answered without."""
+        request = self._request
+        if request is None:
+            record = self.record
+            headers = header_dict(self.scope["headers"])
+            request = self._request = Request(record.method, record.path, self.query, headers, self.body, record.ip)
+        return request
+
+
+def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI headers (names already lower-case) as a dict; repeated names joined with ", " as HTTP allows."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(headers) != len(raw):
+        headers = {}
+        for k, v in raw:
+            name, value = k.decode("latin-1"), v.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
