@@ -108,6 +108,8 @@ class Store(Protocol):
 
     def save(self, entries: dict[str, Cached]) -> None: ...
 
+    def clear(self) -> None: ...
+
 
 # Stores wait this long to be written together: on SQLite an entry costs ~88 µs of the db thread alone, ~40 in a
 # batch of 4, ~22 in a batch of 64 (statement and transaction set-up), and that thread shares the core.
@@ -174,6 +176,7 @@ class ProxyCache:
         return hits
 
     def clear(self) -> None:
+        """Runs on the db executor, after any store in flight: forgets every answer, in memory and stored."""
         self.pending.clear()
         self.lru.clear(self.proxy_id)
-        self.store.ids.clear()
+        self.store.clear()
