@@ -1,4 +1,11 @@
-"""The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404."""
+"""The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404.
+
+A write the running proxy must act on (an edit, failures, a cache clear, start, stop) answers once it has: 200
+with the proxy as it serves now. If it has not within RUBBERDUCK_APPLY_WAIT_SECONDS, 202 `pending` with a
+`Location` that answers 202 until it has, then 200 with what the write would have answered."""
+
+from collections.abc import Callable
+from urllib.parse import urlencode
 
 import yaml
 from django.shortcuts import get_object_or_404
@@ -19,6 +26,7 @@ from proxies.serializers import (
     CloneSerializer,
     DeclarationErrorsSerializer,
     DeclarationSerializer,
+    PendingSerializer,
     ProviderSerializer,
     ProxySerializer,
     StopSerializer,
@@ -28,6 +36,58 @@ from restapi.openapi import DeletedSerializer, errors
 
 def owned_proxy(request, pk) -> Proxy:
     return get_object_or_404(Proxy, pk=pk, owner=request.user)
+
+
+def applied(request, proxy: Proxy, answer: Callable[[Proxy], object], poll: str, **params) -> Response:
+    """`answer(proxy)` once the proxy serves the revision this request wrote, else 202 pending with the URL to poll
+    (`poll`, with the revision and `params` as its query)."""
+    revision = proxy.revision
+    if services.wait_applied(proxy):
+        return Response(answer(proxy))
+    return pending(request, proxy, revision, f"{poll}?{urlencode({'revision': revision, **params})}")
+
+
+def pending(request, proxy: Proxy, revision: int, location: str) -> Response:
+    body = {
+        "status": "pending",
+        "detail": "Saved, but the proxy does not serve it yet. GET the Location until it answers 200.",
+        "revision": revision,
+        "applied_revision": proxy.applied_revision,
+    }
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": request.build_absolute_uri(location)})
+
+
+def polled_revision(request) -> int | None:
+    """The `revision` a poll of a pending write waits for; None when it is no poll."""
+    value = request.query_params.get("revision")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise ValidationError({"revision": ["A whole number is required."]})
+    return int(value)
+
+
+def detail_path(request) -> str:
+    """The proxy's own URL path, from that of one of its actions (…/proxies/7/start -> …/proxies/7/)."""
+    return request.path[: request.path.rindex("/") + 1]
+
+
+POLLED = OpenApiParameter(
+    "revision",
+    OpenApiTypes.INT,
+    description="Polls a pending write (its `Location`): 202 until the proxy serves this revision, then 200.",
+)
+LOCATION = OpenApiParameter(
+    "Location",
+    OpenApiTypes.URI,
+    OpenApiParameter.HEADER,
+    response=[202],
+    description="Where to poll: it answers 202 until the proxy serves the change, then 200.",
+)
+PENDING = OpenApiResponse(
+    PendingSerializer,
+    "Saved, but the running proxy has not applied it within RUBBERDUCK_APPLY_WAIT_SECONDS: poll the `Location`.",
+)
 
 
 class ProviderListApi(APIView):
@@ -93,15 +153,24 @@ class ProxyListApi(APIView):
 
 
 class ProxyDetailApi(APIView):
-    @extend_schema(summary="A proxy", responses={200: ProxySerializer, **errors(401, 404)})
+    @extend_schema(
+        summary="A proxy",
+        parameters=[POLLED],
+        responses={200: ProxySerializer, 202: PENDING, **errors(400, 401, 404)},
+    )
     def get(self, request, pk):
-        return Response(ProxySerializer(owned_proxy(request, pk)).data)
+        proxy = owned_proxy(request, pk)
+        revision = polled_revision(request)
+        if revision is not None and not proxy.has_applied(revision):
+            return pending(request, proxy, revision, request.get_full_path())
+        return Response(ProxySerializer(proxy).data)
 
     @extend_schema(
         summary="Change a proxy",
-        description="A running proxy serves the new settings at once (a new port restarts it).",
+        description="Answers once a running proxy serves the new settings (a new port restarts it), or 202.",
         request=ProxySerializer,
-        responses={200: ProxySerializer, **errors(400, 401, 403, 404)},
+        parameters=[LOCATION],
+        responses={200: ProxySerializer, 202: PENDING, **errors(400, 401, 403, 404)},
     )
     def patch(self, request, pk):
         proxy = owned_proxy(request, pk)
@@ -111,7 +180,7 @@ class ProxyDetailApi(APIView):
         if "port" in fields and fields["port"] is None:
             fields.pop("port")
         proxy = services.proxy_update(proxy=proxy, **fields)
-        return Response(ProxySerializer(proxy).data)
+        return applied(request, proxy, proxy_answer, request.path)
 
     @extend_schema(
         summary="Delete a proxy",
@@ -123,67 +192,104 @@ class ProxyDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def proxy_answer(proxy: Proxy) -> dict:
+    return ProxySerializer(proxy).data
+
+
 class ProxyStartApi(APIView):
     @extend_schema(
         operation_id="proxies_start",
         summary="Start a proxy",
-        description="Answers once `status` is `running` or `error` (then `last_error` says why).",
+        description="Answers once `status` is `running` or `error` (then `last_error` says why), or 202.",
         request=None,
-        responses={200: ProxySerializer, **errors(401, 403, 404)},
+        parameters=[LOCATION],
+        responses={200: ProxySerializer, 202: PENDING, **errors(401, 403, 404)},
     )
     def post(self, request, pk):
         proxy = services.proxy_start(proxy=owned_proxy(request, pk))
-        return Response(ProxySerializer(proxy).data)
+        return applied(request, proxy, proxy_answer, detail_path(request))
 
 
 class ProxyStopApi(APIView):
     @extend_schema(
         operation_id="proxies_stop",
         summary="Stop a proxy",
-        description="`graceful` (the default) lets requests in flight finish; `force` cuts them.",
+        description="`graceful` (the default) lets requests in flight finish; `force` cuts them. Answers once "
+        "`status` is `stopped` and the port refuses connections, or 202 (e.g. requests still finishing).",
         request=StopSerializer,
-        responses={200: ProxySerializer, **errors(400, 401, 403, 404)},
+        parameters=[LOCATION],
+        responses={200: ProxySerializer, 202: PENDING, **errors(400, 401, 403, 404)},
     )
     def post(self, request, pk):
         proxy = owned_proxy(request, pk)
         serializer = StopSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         proxy = services.proxy_stop(proxy=proxy, mode=serializer.validated_data["mode"])
-        return Response(ProxySerializer(proxy).data)
+        return applied(request, proxy, proxy_answer, detail_path(request))
 
 
 class ProxyCacheApi(APIView):
     @extend_schema(
+        operation_id="proxies_cache_clear_poll",
+        summary="Poll a pending cache clear",
+        description="The `Location` of a clear that answered 202: 202 until the running proxy has dropped the "
+        "answers it held in memory, then 200 with the count the clear reported (`deleted`).",
+        parameters=[
+            OpenApiParameter("revision", OpenApiTypes.INT, required=True, description="The clear's revision."),
+            OpenApiParameter("deleted", OpenApiTypes.INT, description="The count the clear reported."),
+        ],
+        responses={200: DeletedSerializer, 202: PENDING, **errors(400, 401, 404)},
+    )
+    def get(self, request, pk):
+        proxy = owned_proxy(request, pk)
+        revision = polled_revision(request)
+        if revision is None:
+            raise ValidationError({"revision": ["The revision of the clear to poll is required."]})
+        if not proxy.has_applied(revision):
+            return pending(request, proxy, revision, request.get_full_path())
+        deleted = request.query_params.get("deleted", "0")
+        return Response({"deleted": int(deleted) if deleted.isdigit() else 0})
+
+    @extend_schema(
         operation_id="proxies_cache_clear",
         summary="Empty a proxy's cache",
-        responses={200: DeletedSerializer, **errors(401, 403, 404)},
+        description="Answers once no call to the proxy can be answered from what it held, or 202.",
+        parameters=[LOCATION],
+        responses={200: DeletedSerializer, 202: PENDING, **errors(401, 403, 404)},
     )
     def delete(self, request, pk):
-        deleted = services.proxy_cache_clear(proxy=owned_proxy(request, pk))
-        return Response({"deleted": deleted})
+        proxy = owned_proxy(request, pk)
+        deleted = services.proxy_cache_clear(proxy=proxy)
+        return applied(request, proxy, lambda proxy: {"deleted": deleted}, request.path, deleted=deleted)
 
 
 class ProxyFailuresApi(APIView):
     @extend_schema(
         summary="A proxy's failure config",
-        responses={200: FailureConfigSerializer, **errors(401, 404)},
+        parameters=[POLLED],
+        responses={200: FailureConfigSerializer, 202: PENDING, **errors(400, 401, 404)},
     )
     def get(self, request, pk):
-        return Response(owned_proxy(request, pk).failures or {})
+        proxy = owned_proxy(request, pk)
+        revision = polled_revision(request)
+        if revision is not None and not proxy.has_applied(revision):
+            return pending(request, proxy, revision, request.get_full_path())
+        return Response(proxy.failures or {})
 
     @extend_schema(
         summary="Replace a proxy's failure config",
         description="Every part is optional; an absent part is off, `{}` turns every failure off. Unknown keys "
-        "are refused. See docs/failures.md.",
+        "are refused. Answers once a running proxy applies it to the next request, or 202. See docs/failures.md.",
         request=FailureConfigSerializer,
-        responses={200: FailureConfigSerializer, **errors(400, 401, 403, 404)},
+        parameters=[LOCATION],
+        responses={200: FailureConfigSerializer, 202: PENDING, **errors(400, 401, 403, 404)},
     )
     def put(self, request, pk):
         proxy = owned_proxy(request, pk)
         serializer = FailureConfigSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         proxy = services.proxy_failures_set(proxy=proxy, config=serializer.to_config())
-        return Response(proxy.failures)
+        return applied(request, proxy, lambda proxy: proxy.failures or {}, request.path)
 
 
 class ProxyCloneApi(APIView):

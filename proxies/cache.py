@@ -105,6 +105,8 @@ class Store(Protocol):
 
     def save(self, entries: dict[str, Cached]) -> None: ...
 
+    def clear(self) -> None: ...
+
 
 # Stores wait this long to be written together: statement and transaction set-up dominate a lone entry (D17).
 STORE_GATHER_SECONDS = 0.05
@@ -169,6 +171,7 @@ class ProxyCache:
         return hits
 
     def clear(self) -> None:
+        """Runs on the db executor, after any store in flight: forgets every answer, in memory and stored."""
         self.pending.clear()
         self.lru.clear(self.proxy_id)
-        self.store.ids.clear()
+        self.store.clear()

@@ -45,6 +45,10 @@ class Proxy(models.Model):
     cache_cleared_at = models.DateTimeField(null=True, blank=True)
     runner_id = models.CharField(max_length=64, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Counts the API's changes to the proxy; the runner serving it writes the last one it has acted on, so a
+    # write can answer once it took effect (proxies/services.py, wait_applied).
+    revision = models.PositiveBigIntegerField(default=1)
+    applied_revision = models.PositiveBigIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -57,6 +61,12 @@ class Proxy(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.provider}:{self.port})"
+
+    def has_applied(self, revision: int) -> bool:
+        """Whether the proxy serves as of `revision`: its runner has acted on it, or it is stopped and released
+        (nothing serves it, and a runner that starts it reads it whole)."""
+        released = self.desired_state == self.Desired.STOPPED and not self.runner_id
+        return self.applied_revision >= revision or released
 
 
 class CacheEntry(models.Model):

@@ -1,9 +1,11 @@
 """The runner: a reconciler that makes the running proxy servers match the desired state in the DB.
 
 `reconcile()` reads desired state, diffs it with what runs, stops what must stop, starts what must start
-(a port change is a restart), pushes edited settings into running proxies, and writes status/last_error
-back. It is idempotent and never raises out of its loop. A nudge (same process) or the ~0.5 s poll
-(another process) triggers it. Several runner processes share the work through leases on Proxy rows.
+(a port change is a restart), pushes edited settings into running proxies, writes status/last_error back, and
+acknowledges the revision of each proxy it has acted on (`applied_revision`: the API's writes wait for it). It is
+idempotent and never raises out of its loop. A nudge (same process), a cheap look every WATCH_SECONDS that finds
+the rows changed (another process), or the RUBBERDUCK_RECONCILE_SECONDS tick triggers it. Several runner processes
+share the work through leases on Proxy rows.
 
 Its log writer comes from the composition root (rubberduck_site.dataplane), which wires what the writer feeds;
 others read the proxies it serves through snapshot(), never through `running`.
@@ -15,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -22,8 +25,8 @@ from datetime import timedelta
 from typing import Protocol
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.db.models import Q
+from django.db import DatabaseError, close_old_connections
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 import providers
@@ -40,6 +43,9 @@ from proxies.store import ProxyStore
 log = logging.getLogger("rubberduck.runner")
 
 LEASE = timedelta(seconds=settings.RUBBERDUCK_LEASE_SECONDS)
+# How often an idle runner looks whether proxy rows changed (one aggregate query), so that a write made by another
+# process is applied within this, not within a whole tick.
+WATCH_SECONDS = 0.05
 _local: Runner | None = None
 
 
@@ -67,7 +73,6 @@ class Running:
     version: object  # Proxy.updated_at when its settings were applied
     cache_cleared_at: object
     stopping: bool = False
-    release: bool = False  # once stopped, give up its lease (its desired state is stopped)
 
     def state(self, proxy_id: int) -> ProxyState:
         app, counters = self.server.app, self.server.app.counters
@@ -115,6 +120,9 @@ class Runner:
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._last_lease = None
+        self._seen: tuple[int, int] | None = None  # (rows held, sum of their revisions) as the last tick read them
+        self._ticks = 0
+        self._ticked = threading.Condition()
 
     # lifecycle
 
@@ -128,15 +136,38 @@ class Runner:
         self._thread.start()
 
     def _loop(self) -> None:
+        due = time.monotonic() + settings.RUBBERDUCK_RECONCILE_SECONDS
         while not self._stop.is_set():
-            self._nudge.wait(settings.RUBBERDUCK_RECONCILE_SECONDS)
-            self._nudge.clear()
+            nudged = self._nudge.wait(WATCH_SECONDS)
             if self._stop.is_set():
                 break
-            self.reconcile()
+            if nudged or time.monotonic() >= due or self._changed():
+                self._nudge.clear()
+                self.reconcile()
+                due = time.monotonic() + settings.RUBBERDUCK_RECONCILE_SECONDS
+
+    def _changed(self) -> bool:
+        """Whether a row this runner holds changed since the last tick read them (a write bumps its revision; a
+        delete takes it away), or a proxy waits to be claimed."""
+        mine = Q(runner_id=self.id)
+        try:
+            seen = Proxy.objects.aggregate(
+                held=Count("id", filter=mine),
+                revisions=Sum("revision", filter=mine),
+                claimable=Count("id", filter=claimable(timezone.now())),
+            )
+        except DatabaseError:
+            return True  # a tick reconnects and says what failed
+        return seen["claimable"] > 0 or (seen["held"], seen["revisions"] or 0) != self._seen
 
     def nudge(self) -> None:
         self._nudge.set()
+
+    def wait_tick(self, timeout: float) -> None:
+        """Returns once a tick that had not ended when called has ended, or after `timeout` seconds."""
+        with self._ticked:
+            ticks = self._ticks
+            self._ticked.wait_for(lambda: self._ticks != ticks, timeout)
 
     def shutdown(self, mode: str = "graceful") -> None:
         """Stops every proxy (graceful: in-flight requests finish), flushes the logs, releases leases."""
@@ -170,39 +201,42 @@ class Runner:
                 self._reconcile()
             except Exception:
                 log.exception("reconcile failed; retrying on the next tick")
+        with self._ticked:
+            self._ticks += 1
+            self._ticked.notify_all()
 
     def _claim(self) -> None:
         """Claims proxies that want to run and nobody serves; renews this runner's leases now and then."""
         now = timezone.now()
-        claimable = Proxy.objects.filter(desired_state=Proxy.Desired.RUNNING).filter(
-            Q(runner_id="") | Q(lease_expires_at__lt=now)
-        )
+        taken = claimable(now)
         renew = self._last_lease is None or now - self._last_lease > LEASE / 3
         if renew:
             self._last_lease = now
-            claimable = Proxy.objects.filter(desired_state=Proxy.Desired.RUNNING).filter(
-                Q(runner_id="") | Q(runner_id=self.id) | Q(lease_expires_at__lt=now)
-            )
-        elif not claimable.exists():  # a read, so an idle tick never takes the write lock
+            taken |= Q(desired_state=Proxy.Desired.RUNNING, runner_id=self.id)
+        elif not Proxy.objects.filter(taken).exists():  # a read, so an idle tick never takes the write lock
             return
-        claimable.update(runner_id=self.id, lease_expires_at=now + LEASE)
+        Proxy.objects.filter(taken).update(runner_id=self.id, lease_expires_at=now + LEASE)
 
     def _reconcile(self) -> None:
         self._claim()
         rows = {p.id: p for p in Proxy.objects.filter(runner_id=self.id).select_related(None)}
         rules_version = policies().version()
         rules_changed, self.rules_version = rules_version != self.rules_version, rules_version
+        self._seen = (len(rows), sum(row.revision for row in rows.values()))
         wanted = {pid: p for pid, p in rows.items() if p.desired_state == Proxy.Desired.RUNNING}
+        waiting = set()  # proxies whose row this tick cannot act on yet: a later tick acknowledges them
 
         for pid, running in list(self.running.items()):
             row = rows.get(pid)
             if running.stopping:
                 if running.server.stopped.is_set():
-                    self._stopped(pid, running)
+                    del self.running[pid]
+                else:
+                    waiting.add(pid)
                 continue
             if row is None or pid not in wanted:
-                mode = row.stop_mode if row is not None else Proxy.StopMode.GRACEFUL
-                self._stop_async(pid, mode, release=row is None or row.desired_state == Proxy.Desired.STOPPED)
+                self._stop_async(pid, row.stop_mode if row is not None else Proxy.StopMode.GRACEFUL)
+                waiting.add(pid)
             elif (row.port, row.tls, row.provider) != (running.port, running.tls, running.provider):
                 self._stop_now(pid, "graceful")
             else:
@@ -213,10 +247,10 @@ class Runner:
                     running.version = row.updated_at
                 elif rules_changed:
                     running.server.app.settings = replace(running.server.app.settings, **self._owner_terms(row))
-                if row.cache_cleared_at != running.cache_cleared_at:
-                    running.server.app.cache.clear()
-                    running.cache_cleared_at = row.cache_cleared_at
                 cache = running.server.app.cache
+                if row.cache_cleared_at != running.cache_cleared_at:
+                    self.db.submit(cache.clear).result()  # after any store in flight, so none outlives the clear
+                    running.cache_cleared_at = row.cache_cleared_at
                 hits = cache.take_hits()
                 if hits:
                     self.db.submit(cache.store.add_hits, hits)
@@ -225,8 +259,24 @@ class Runner:
         for pid, row in wanted.items():
             if pid not in self.running and self.failed.get(pid) != row.updated_at:
                 if row.port in stopping_on:
-                    continue  # freed in a moment by a proxy deleted or stopped: its stop nudges the next tick
+                    waiting.add(pid)  # freed in a moment by a proxy deleted or stopped: its stop nudges the next tick
+                    continue
                 self._start(row)
+
+        for pid, row in rows.items():
+            if pid in waiting:
+                continue
+            if pid not in wanted:
+                self._let_go(row)
+            elif row.applied_revision < row.revision:
+                Proxy.objects.filter(id=pid, applied_revision__lt=row.revision).update(applied_revision=row.revision)
+
+    def _let_go(self, row: Proxy) -> None:
+        """Records a proxy that wants to be stopped, and that this runner no longer serves, as stopped, and gives up
+        its lease (unless a start came meanwhile: the next tick starts it)."""
+        Proxy.objects.filter(id=row.id, desired_state=Proxy.Desired.STOPPED).update(
+            status=Proxy.Status.STOPPED, runner_id="", lease_expires_at=None, applied_revision=row.revision
+        )
 
     def _heal_status(self, pid: int, running: Running) -> None:
         """Says running again for a proxy served as its row asks, whatever status an edit wrote over it meanwhile."""
@@ -276,6 +326,7 @@ class Runner:
                 ssl_context=ssl_context,
                 on_stopped=self.nudge,
             )
+            self.lru.clear(row.id)  # what an earlier run here kept may have been cleared since
             server.start()
         except (PortUnavailable, KeyError, OSError, ValueError) as e:
             message = str(e) if not isinstance(e, KeyError) else f"Unknown provider {row.provider!r}."
@@ -292,28 +343,18 @@ class Runner:
         running = self.running.pop(pid)
         running.server.stop(mode)
 
-    def _stop_async(self, pid: int, mode: str, release: bool) -> None:
+    def _stop_async(self, pid: int, mode: str) -> None:
         """Asks one proxy to stop and moves on, so a graceful wait never holds up other proxies: its server nudges
-        the runner when it has stopped, and that reconcile records it (_stopped)."""
+        the runner when it has stopped, and that reconcile records it (_let_go)."""
         running = self.running[pid]
-        running.stopping, running.release = True, release
+        running.stopping = True
         running.server.stop(mode, wait=False)
-
-    def _stopped(self, pid: int, running: Running) -> None:
-        del self.running[pid]
-        fields = {"status": Proxy.Status.STOPPED}
-        if running.release:
-            fields.update(runner_id="", lease_expires_at=None)
-        Proxy.objects.filter(id=pid, desired_state=Proxy.Desired.STOPPED).update(**fields)
 
     def snapshot(self) -> list[ProxyState]:
         """The proxies this runner serves, stopping ones included; read from any thread (metrics, the bench)."""
         return [running.state(pid) for pid, running in list(self.running.items())]
 
-    def clear_cache(self, proxy_id: int) -> None:
-        """Drops a proxy's in-memory cache at once (its rows were deleted by the caller)."""
-        running = self.running.get(proxy_id)
-        if running is not None:
-            running.server.app.cache.clear()
-        else:
-            self.lru.clear(proxy_id)
+
+def claimable(now) -> Q:
+    """Proxies that want to run and that no runner holds."""
+    return Q(desired_state=Proxy.Desired.RUNNING) & (Q(runner_id="") | Q(lease_expires_at__lt=now))

@@ -21,6 +21,10 @@ class ProxySerializer(serializers.ModelSerializer):
     port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     base_url = serializers.SerializerMethodField()
+    applied = serializers.SerializerMethodField(
+        help_text="Whether the proxy serves as of its `revision`: false while the runner has a change still to "
+        "apply (or, wanted running, has not started it)."
+    )
 
     class Meta:
         model = Proxy
@@ -38,10 +42,16 @@ class ProxySerializer(serializers.ModelSerializer):
             "status",
             "last_error",
             "base_url",
+            "revision",
+            "applied",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "status", "last_error", "base_url", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "last_error", "base_url", "revision", "created_at", "updated_at"]
+        extra_kwargs = {"revision": {"help_text": "Counts the changes made to the proxy through the API."}}
+
+    def get_applied(self, proxy: Proxy) -> bool:
+        return proxy.has_applied(proxy.revision)
 
     def get_base_url(self, proxy: Proxy) -> str:
         scheme = "https" if proxy.tls else "http"
@@ -95,6 +105,15 @@ class ProxySerializer(serializers.ModelSerializer):
                 {"upstream_url": "This provider needs the upstream URL of your resource."}
             )
         return attrs
+
+
+class PendingSerializer(serializers.Serializer):
+    """A write that is saved, but that the proxy does not serve yet: poll the answer's `Location`."""
+
+    status = serializers.ChoiceField(choices=["pending"])
+    detail = serializers.CharField()
+    revision = serializers.IntegerField(help_text="The proxy's revision the write made; it is applied at or above.")
+    applied_revision = serializers.IntegerField(help_text="The last revision the runner serving it has acted on.")
 
 
 class StopSerializer(serializers.Serializer):

@@ -1,13 +1,17 @@
-"""Writes on proxies (the control plane). The runner picks up desired state; `nudge` makes it immediate."""
+"""Writes on proxies (the control plane). The runner picks up desired state; `nudge` makes it immediate, and
+`wait_applied` waits until the running proxy has acted on a write."""
 
 from __future__ import annotations
 
 import itertools
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from proxies.models import CacheEntry, Proxy
@@ -70,50 +74,74 @@ def proxy_update(*, proxy: Proxy, **fields) -> Proxy:
     restarts = any(name in RESTARTING and value != getattr(proxy, name) for name, value in fields.items())
     for name, value in fields.items():
         setattr(proxy, name, value)
-    with transaction.atomic():
+    with change(proxy):
         proxy.save(update_fields=[*fields, "updated_at"])
         if restarts:
             Proxy.objects.filter(pk=proxy.pk, desired_state=Proxy.Desired.RUNNING).update(status=Proxy.Status.STARTING)
-    nudge()
-    proxy.refresh_from_db()
     return proxy
 
 
-def proxy_start(*, proxy: Proxy, wait: float = 10.0) -> Proxy:
-    """Asks for the proxy to run; returns once its status is running or error (or `wait` runs out)."""
-    with transaction.atomic():
+def proxy_start(*, proxy: Proxy) -> Proxy:
+    """Asks for the proxy to run (wait_applied: until it runs or failed to start)."""
+    with change(proxy):
         proxy.desired_state = Proxy.Desired.RUNNING
         proxy.save(update_fields=["desired_state", "updated_at"])
         # Decided on the row as it is now: the runner may have started the proxy since this request read it.
         Proxy.objects.filter(pk=proxy.pk).exclude(status=Proxy.Status.RUNNING).update(
             status=Proxy.Status.STARTING, last_error=None
         )
-    nudge()
-    proxy.refresh_from_db()
-    return wait_for_status(proxy, {Proxy.Status.RUNNING, Proxy.Status.ERROR}, wait)
+    return proxy
 
 
-def proxy_stop(*, proxy: Proxy, mode: str = "graceful", wait: float = 2.0) -> Proxy:
+def proxy_stop(*, proxy: Proxy, mode: str = "graceful") -> Proxy:
     """Asks for the proxy to stop (graceful: in-flight requests finish; force: they are cut)."""
-    with transaction.atomic():
+    with change(proxy):
         proxy.desired_state = Proxy.Desired.STOPPED
         proxy.stop_mode = mode
         proxy.save(update_fields=["desired_state", "stop_mode", "updated_at"])
-        # Decided on the row as it is now: the runner may have stopped the proxy since this request read it.
+        # Decided on the row as it is now: the runner may have stopped the proxy since this request read it. One
+        # that failed to start or that no runner took serves nothing: stopped at once.
         rows = Proxy.objects.filter(pk=proxy.pk)
-        rows.filter(status=Proxy.Status.ERROR).update(status=Proxy.Status.STOPPED)
+        rows.filter(Q(status=Proxy.Status.ERROR) | Q(runner_id="")).update(status=Proxy.Status.STOPPED)
         rows.exclude(status=Proxy.Status.STOPPED).update(status=Proxy.Status.STOPPING)
+    return proxy
+
+
+@contextmanager
+def change(proxy: Proxy) -> Iterator[None]:
+    """A write that the runner serving the proxy acts on: made in one transaction with the proxy's next revision;
+    then the runner is nudged and `proxy` read back, its `revision` the one to wait for (wait_applied)."""
+    with transaction.atomic():
+        yield
+        Proxy.objects.filter(pk=proxy.pk).update(revision=F("revision") + 1)
     nudge()
     proxy.refresh_from_db()
-    return wait_for_status(proxy, {Proxy.Status.STOPPED}, wait)
 
 
-def wait_for_status(proxy: Proxy, statuses: set[str], wait: float) -> Proxy:
-    deadline = time.monotonic() + wait
-    while proxy.status not in statuses and time.monotonic() < deadline:
-        time.sleep(0.05)
-        proxy.refresh_from_db()
-    return proxy
+# While waiting, how often the row is read again (a runner in this process wakes the wait at once).
+APPLY_POLL_SECONDS = 0.02
+
+
+def wait_applied(proxy: Proxy, timeout: float | None = None) -> bool:
+    """Waits until the proxy serves as of the revision `proxy` was read at (Proxy.has_applied), for at most
+    `timeout` (RUBBERDUCK_APPLY_WAIT_SECONDS); says whether it does. `proxy` is read again meanwhile; one deleted
+    meanwhile serves nothing."""
+    revision = proxy.revision
+    deadline = time.monotonic() + (settings.RUBBERDUCK_APPLY_WAIT_SECONDS if timeout is None else timeout)
+    runner = local_runner()
+    while not proxy.has_applied(revision):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if runner is not None:
+            runner.wait_tick(min(left, APPLY_POLL_SECONDS))
+        else:
+            time.sleep(min(left, APPLY_POLL_SECONDS))
+        try:
+            proxy.refresh_from_db()
+        except Proxy.DoesNotExist:
+            return True
+    return True
 
 
 def proxy_delete(*, proxy: Proxy, attempts: int = 5) -> None:
@@ -132,18 +160,17 @@ def proxy_delete(*, proxy: Proxy, attempts: int = 5) -> None:
 
 
 def proxy_cache_clear(*, proxy: Proxy) -> int:
-    deleted, _ = CacheEntry.objects.filter(proxy=proxy).delete()
-    Proxy.objects.filter(pk=proxy.pk).update(cache_cleared_at=timezone.now())
-    runner = local_runner()
-    if runner is not None:
-        runner.clear_cache(proxy.pk)
+    """Deletes the proxy's stored answers; the runner serving it drops those it holds in memory on its tick."""
+    with change(proxy):
+        deleted, _ = CacheEntry.objects.filter(proxy=proxy).delete()
+        Proxy.objects.filter(pk=proxy.pk).update(cache_cleared_at=timezone.now())
     return deleted
 
 
 def proxy_failures_set(*, proxy: Proxy, config: dict) -> Proxy:
     proxy.failures = config
-    proxy.save(update_fields=["failures", "updated_at"])
-    nudge()
+    with change(proxy):
+        proxy.save(update_fields=["failures", "updated_at"])
     return proxy
 
 

@@ -82,6 +82,12 @@ class ProxyStore:
             self.ids[key] = row_id
             self.last = row_id
 
+    def clear(self) -> None:
+        """Deletes the proxy's rows: those the API deleted, and any a batch in flight wrote after it."""
+        close_old_connections()
+        CacheEntry.objects.filter(proxy_id=self.proxy_id).delete()
+        self.ids.clear()
+
     def add_hits(self, hits: dict[str, int]) -> None:
         """Adds a second's hit counts, one statement for all keys (D18). Hits of an answer not
         stored yet are not counted."""

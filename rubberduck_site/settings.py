@@ -207,6 +207,8 @@ RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = env.bool("RUBBERDUCK_ALLOW_PRIVATE_UPSTREAM
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
 RUBBERDUCK_LEASE_SECONDS = env.float("RUBBERDUCK_LEASE_SECONDS", default=15.0)  # a runner's hold on its proxies
+# How long a write waits for the running proxy to apply it before it answers 202 (pending).
+RUBBERDUCK_APPLY_WAIT_SECONDS = env.float("RUBBERDUCK_APPLY_WAIT_SECONDS", default=5.0)
 # Interpreter settings of a process running proxies (proxies/interpreter.py; D3, D8).
 RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn (D8)
 RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy (D3)

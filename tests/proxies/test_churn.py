@@ -282,7 +282,7 @@ def ticking_runner(transactional_db, settings):
     [
         lambda proxy: services.proxy_failures_set(proxy=proxy, config=FAILURES),
         lambda proxy: services.proxy_update(proxy=proxy, description="edited"),
-        lambda proxy: services.proxy_start(proxy=proxy, wait=0),
+        lambda proxy: services.proxy_start(proxy=proxy),
     ],
     ids=["put-failures", "patch", "start"],
 )
