@@ -8,10 +8,11 @@ export RUBBERDUCK_DATA_DIR ?= ./data
 
 .PHONY: run test install frontend migrate lint bench chromium clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ./client
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,4 +46,4 @@ bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist data
+	rm -rf $(VENV) frontend/node_modules rubberduck_site/ui data

@@ -1,44 +1,39 @@
-"""Pure functions that turn environment values into settings, so settings.py stays declarative and tests can
-check each choice without reloading the settings module."""
-
-from collections.abc import Mapping
+"""Pure functions that turn environment values (read in settings.py) into settings, so settings.py stays
+declarative and tests can check each choice without reloading the settings module."""
 
 
-def email_settings(environ: Mapping[str, str]) -> dict:
-    """SendGrid (through anymail) when SENDGRID_API_KEY is set, the console otherwise."""
-    api_key = environ.get("SENDGRID_API_KEY", "")
+def email_settings(*, sendgrid_api_key: str, from_email: str) -> dict:
+    """SendGrid (through anymail) when its API key is set, the console otherwise."""
     result = {
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
-        "DEFAULT_FROM_EMAIL": environ.get("DEFAULT_FROM_EMAIL") or "Rubberduck <noreply@rubberduck.local>",
+        "DEFAULT_FROM_EMAIL": from_email or "Rubberduck <noreply@rubberduck.local>",
     }
-    if api_key:
+    if sendgrid_api_key:
         result["EMAIL_BACKEND"] = "anymail.backends.sendgrid.EmailBackend"
-        result["ANYMAIL"] = {"SENDGRID_API_KEY": api_key}
+        result["ANYMAIL"] = {"SENDGRID_API_KEY": sendgrid_api_key}
     result["SERVER_EMAIL"] = result["DEFAULT_FROM_EMAIL"]
     return result
 
 
 SOCIAL_PROVIDERS = {
     "google": {
-        "env": ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
         "SCOPE": ["openid", "profile", "email"],
         "AUTH_PARAMS": {"access_type": "online"},
     },
     "github": {
-        "env": ("GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"),
         "SCOPE": ["read:user", "user:email"],
     },
 }
 
 
-def socialaccount_providers(environ: Mapping[str, str]) -> dict:
-    """SOCIALACCOUNT_PROVIDERS: a provider gets an app (and so shows up in /config) only when both its client id
-    and its secret are set; a half-set pair is treated as unset rather than failing at login time."""
+def socialaccount_providers(**apps: tuple[str, str]) -> dict:
+    """SOCIALACCOUNT_PROVIDERS from (client id, secret) per provider, e.g. github=("id", "secret"): a provider gets
+    an app (and so shows up in /config) only when both are set; a half-set pair is treated as unset rather than
+    failing at login time."""
     result = {}
     for provider_id, conf in SOCIAL_PROVIDERS.items():
-        id_var, secret_var = conf["env"]
-        provider = {k: v for k, v in conf.items() if k != "env"}
-        client_id, secret = environ.get(id_var, ""), environ.get(secret_var, "")
+        provider = dict(conf)
+        client_id, secret = apps.get(provider_id, ("", ""))
         if client_id and secret:
             provider["APPS"] = [{"client_id": client_id, "secret": secret, "key": ""}]
         result[provider_id] = provider

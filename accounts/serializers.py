@@ -18,7 +18,7 @@ class MeSerializer(serializers.ModelSerializer):
 
 
 class TokenSerializer(serializers.ModelSerializer):
-    """Never the key or its hash: the key exists only in the create answer (TokenCreatedSerializer)."""
+    """An API token: never its key or the key's hash (the key is shown once, in the answer that creates it)."""
 
     class Meta:
         model = ApiToken
@@ -27,6 +27,8 @@ class TokenSerializer(serializers.ModelSerializer):
 
 
 class TokenCreatedSerializer(TokenSerializer):
+    """A new API token with its key, shown this once: send it as `Authorization: Token <key>`."""
+
     key = serializers.CharField(read_only=True)
 
     class Meta(TokenSerializer.Meta):

@@ -1,15 +1,33 @@
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from accounts.models import ApiToken, SiteSettings
 
 
-def user_create_verified(*, email: str, password: str | None = None):
-    """A user whose email counts as verified (for the CLI and tests)."""
+def user_create_verified(*, email: str, password: str | None = None, first_is_admin: bool = False):
+    """A user whose email counts as verified (for the CLI and tests); with `first_is_admin`, the first account
+    of a fresh server becomes its admin, as a sign-up does."""
     User = get_user_model()
-    user = User.objects.create_user(username=email, email=email, password=password)
-    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    with transaction.atomic():
+        admin = {"is_staff": True, "is_superuser": True} if first_is_admin and no_account_yet() else {}
+        user = User.objects.create_user(username=email, email=email, password=password, **admin)
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     return user
+
+
+def admin_if_first(user) -> None:
+    """Makes `user`, not saved yet, staff and superuser when it is the first account of a fresh server. Call it
+    inside the transaction that saves the user (see no_account_yet)."""
+    if no_account_yet():
+        user.is_staff = user.is_superuser = True
+
+
+def no_account_yet() -> bool:
+    """Whether no account exists. Call it inside the transaction that creates one: the site settings row stays
+    locked until that commits, so concurrent sign-ups take turns and only the first finds no account."""
+    SiteSettings.objects.select_for_update().get_or_create(pk=1)
+    return not get_user_model().objects.exists()
 
 
 def user_update(*, user, name: str):

@@ -8,7 +8,8 @@ export default defineConfig({
   base: '/static/',
   plugins: [react(), tailwindcss()],
   build: {
-    outDir: 'dist',
+    // Inside the Python package, so the wheel ships the built UI (package data) and Django finds it installed.
+    outDir: '../rubberduck_site/ui',
     emptyOutDir: true,
     chunkSizeWarningLimit: 600,
   },

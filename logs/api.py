@@ -8,6 +8,8 @@ from datetime import datetime
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -15,8 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logs import export
-from logs.selectors import before, entry_of, log_entries, parse_filters
+from logs.selectors import LogFilters, before, entry_of, log_entries, parse_filters
+from logs.serializers import LogEntrySerializer, LogPageSerializer
 from logs.services import log_entries_purge
+from rubberduck_site.openapi import DeletedSerializer, errors
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -57,6 +61,18 @@ class LogListApi(APIView):
     count visits every matching entry (47 ms at a million, 345 ms with a filter no index serves), a page only its
     own (3 ms)."""
 
+    @extend_schema(
+        operation_id="logs_list",
+        summary="Your proxies' log entries, newest first",
+        description="Paginated by a cursor: follow `next` until it is null. Entries written after the first page "
+        "was read come on a new first page, never in the middle. `count` is the total matching the filters.",
+        parameters=[
+            LogFilters,
+            OpenApiParameter("page_size", int, description=f"1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."),
+            OpenApiParameter("cursor", description="From a previous page's `next`."),
+        ],
+        responses={200: LogPageSerializer, **errors(400, 401)},
+    )
     def get(self, request):
         filters = parse_filters(request.query_params)
         size = page_size_of(request.query_params)
@@ -77,6 +93,13 @@ class LogListApi(APIView):
             next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
         return Response({"count": count, "next": next_url, "results": [entry_of(e) for e in page]})
 
+    @extend_schema(
+        operation_id="logs_purge",
+        summary="Delete log entries",
+        description="Deletes the entries matching the filters; `since`, `until` or both are required.",
+        parameters=[LogFilters],
+        responses={200: DeletedSerializer, **errors(400, 401, 403)},
+    )
     def delete(self, request):
         filters = parse_filters(request.query_params)
         if "since" not in filters and "until" not in filters:
@@ -95,6 +118,22 @@ class FormatIsOurs(DefaultContentNegotiation):
 class LogExportApi(APIView):
     content_negotiation_class = FormatIsOurs
 
+    @extend_schema(
+        operation_id="logs_export",
+        summary="Download log entries as CSV or JSON",
+        description="Every entry matching the filters, newest first, streamed (no pagination).",
+        parameters=[
+            LogFilters,
+            OpenApiParameter("format", enum=list(export.FORMATS), default="csv", description="The file's format."),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, "A download: CSV (a header row, then a row per entry) or a JSON array of entries."
+            ),
+            (200, "application/json"): LogEntrySerializer(many=True),
+            **errors(400, 401),
+        },
+    )
     def get(self, request):
         fmt = request.query_params.get("format", "csv")
         if fmt not in export.FORMATS:

@@ -13,14 +13,12 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from accounts.models import SiteSettings
+
 log = logging.getLogger("rubberduck.logs")
 
 
-def _site_settings():
-    try:
-        from accounts.models import SiteSettings
-    except ImportError:
-        return None
+def _site_settings() -> SiteSettings | None:
     try:
         return SiteSettings.objects.filter(pk=1).first()
     except DatabaseError:

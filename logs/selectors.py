@@ -20,13 +20,17 @@ class LogFilters(serializers.Serializer):
     """`status` is a code (`429`) or a class (`4xx`); `failure=none` means entries without a failure;
     `since` is inclusive, `until` exclusive (ISO 8601; a time without an offset is UTC)."""
 
-    proxy = serializers.IntegerField(required=False, min_value=1)
-    status = serializers.RegexField(r"^(\d{3}|[1-5]xx)$", required=False)
+    proxy = serializers.IntegerField(required=False, min_value=1, help_text="A proxy's id.")
+    status = serializers.RegexField(
+        r"^(\d{3}|[1-5]xx)$", required=False, help_text="A status code (`429`) or a class (`4xx`)."
+    )
     cache = serializers.ChoiceField(choices=LogEntry.Cache.values, required=False)
-    failure = serializers.ChoiceField(choices=[*LogEntry.Failure.values, "none"], required=False)
-    ip = serializers.CharField(required=False, max_length=64)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    failure = serializers.ChoiceField(
+        choices=[*LogEntry.Failure.values, "none"], required=False, help_text="`none`: entries without a failure."
+    )
+    ip = serializers.CharField(required=False, max_length=64, help_text="The client's address.")
+    since = serializers.DateTimeField(required=False, help_text="Inclusive; ISO 8601 (no offset: UTC).")
+    until = serializers.DateTimeField(required=False, help_text="Exclusive; ISO 8601 (no offset: UTC).")
 
     def validate(self, attrs):
         if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +14,8 @@ from rest_framework.views import APIView
 from logs.selectors import iso
 from metrics.models import MetricBucket
 from metrics.rollup import WINDOW_SECONDS, floor
+from metrics.serializers import MetricBucketSerializer
+from rubberduck_site.openapi import errors
 
 DEFAULT_SPAN = {"1m": timedelta(hours=1), "15m": timedelta(days=1), "1h": timedelta(days=7)}
 MAX_BUCKETS = 5000
@@ -57,6 +60,12 @@ class MetricsApi(APIView):
     """Every bucket of the range, oldest first; a window without traffic is a bucket of zeros, so charts
     have no holes. The current 15 m / 1 h bucket trails the 1 m ones by a few seconds (folded periodically)."""
 
+    @extend_schema(
+        operation_id="metrics_list",
+        summary="Roll-up buckets of your proxies' traffic",
+        parameters=[MetricsQuery],
+        responses={200: MetricBucketSerializer(many=True), **errors(400, 401, 404)},
+    )
     def get(self, request):
         query = MetricsQuery(data={k: v for k, v in request.query_params.items() if v != ""})
         query.is_valid(raise_exception=True)

@@ -1,4 +1,5 @@
-"""Anthropic (api.anthropic.com): the Messages API, token counting, models, and message batches.
+"""Anthropic (api.anthropic.com): the Messages API, token counting, models, message batches, and the legacy
+Text Completions API (`/v1/complete`: `completion` events when streamed, no usage in its answers).
 
 Clients use `Anthropic(base_url="http://127.0.0.1:PORT")`: the SDK's base has no `/v1`, paths start with it.
 Both `x-api-key` and `Authorization: Bearer` (what anthropic>=2 sends) are forwarded unchanged.
@@ -94,8 +95,10 @@ class AnthropicProvider(Provider):
     pricing_provider_id = "anthropic"
     key_headers = ("anthropic-version", "anthropic-beta")
     request_id_header = "request-id"
+    api_roots = ("/v1/",)
     endpoints = (
         Endpoint("POST", r"/v1/messages", "messages", stream="body"),
+        Endpoint("POST", r"/v1/complete", "complete", stream="body"),
         Endpoint("POST", r"/v1/messages/count_tokens", "messages.count_tokens"),
         Endpoint("GET", r"/v1/models", "models.list"),
         Endpoint("GET", r"/v1/models/(?P<model>[^/]+)", "models.retrieve"),

@@ -2,8 +2,8 @@
 
 Two wire styles are served on the same port:
 * classic: `AzureOpenAI(azure_endpoint="http://127.0.0.1:PORT", api_version=...)` calls
-  `/openai/deployments/{deployment}/chat/completions?api-version=...` (also completions, embeddings, ...),
-  `/openai/responses?api-version=...` and `/openai/models?api-version=...`;
+  `/openai/deployments/{deployment}/chat/completions?api-version=...` (also completions, embeddings, images,
+  audio), `/openai/responses?api-version=...` and `/openai/models?api-version=...`;
 * v1 GA: `OpenAI(base_url="http://127.0.0.1:PORT/openai/v1/")` calls `/openai/v1/chat/completions` etc.
 The deployment (path) and the api-version (query) are part of the cache key; `api-key` and Entra
 `Authorization: Bearer` headers are forwarded unchanged. Bodies, streams and usage are OpenAI's.
@@ -12,9 +12,19 @@ The deployment (path) and the api-version (query) are part of the cache key; `ap
 from __future__ import annotations
 
 from providers import ids
-from providers.base import Answer, Endpoint, Fault, Provider, Refusal, Request, Route, UpstreamRequest, Usage
-from providers.openai import openai_error_body, openai_stream_inspector, openai_usage
-from providers.sse import SSEInspector
+from providers.base import (
+    Answer,
+    Endpoint,
+    Fault,
+    Provider,
+    Refusal,
+    Request,
+    Route,
+    StreamInspector,
+    UpstreamRequest,
+    Usage,
+)
+from providers.openai import openai_error_body, openai_route, openai_stream_inspector, openai_usage
 
 _DEPLOYMENT = r"/openai/deployments/(?P<model>[^/]+)"
 # Operation names as Azure quotes them in its 429 messages.
@@ -23,6 +33,7 @@ _AZURE_OPERATIONS = {
     "completions": "Completions_Create",
     "embeddings": "Embeddings_Create",
     "responses": "Responses_Create",
+    "audio.transcriptions": "Audio_Transcriptions",
 }
 # Status -> (error.code, message) in Azure's own `{"error": {"code", "message"}}` shape.
 AZURE_ERRORS: dict[int, tuple[str, str]] = {
@@ -69,10 +80,12 @@ def _endpoints() -> tuple[Endpoint, ...]:
         Endpoint("POST", _DEPLOYMENT + r"/chat/completions", "chat.completions", stream="body"),
         Endpoint("POST", _DEPLOYMENT + r"/completions", "completions", stream="body"),
         Endpoint("POST", _DEPLOYMENT + r"/embeddings", "embeddings"),
-        Endpoint("POST", _DEPLOYMENT + r"/images/generations", "images.generate"),
-        Endpoint("POST", _DEPLOYMENT + r"/audio/transcriptions", "audio.transcriptions", cacheable=False),
-        Endpoint("POST", _DEPLOYMENT + r"/audio/translations", "audio.translations", cacheable=False),
-        Endpoint("POST", _DEPLOYMENT + r"/audio/speech", "audio.speech", cacheable=False),
+        Endpoint("POST", _DEPLOYMENT + r"/images/generations", "images.generate", stream="body"),
+        # Multipart forms, and speech's audio bytes, as on OpenAI (providers.openai.openai_route).
+        Endpoint("POST", _DEPLOYMENT + r"/images/edits", "images.edit", stream="body"),
+        Endpoint("POST", _DEPLOYMENT + r"/audio/transcriptions", "audio.transcriptions", stream="body"),
+        Endpoint("POST", _DEPLOYMENT + r"/audio/translations", "audio.translations"),
+        Endpoint("POST", _DEPLOYMENT + r"/audio/speech", "audio.speech", stream="always"),
     )
     shared = []  # the same OpenAI operations under /openai (classic) and /openai/v1 (GA)
     for prefix in ("/openai", "/openai/v1"):
@@ -101,7 +114,11 @@ class AzureOpenAIProvider(Provider):
     upstream_required = True
     pricing_provider_id = "azure"
     request_id_header = "x-request-id"
+    api_roots = ("/openai/",)
     endpoints = _endpoints()
+
+    def route(self, request: Request) -> Route:
+        return openai_route(super().route(request), request)
 
     def upstream_base(self, upstream_url: str, request: Request, route: Route) -> str:
         base = upstream_url.rstrip("/")
@@ -117,7 +134,7 @@ class AzureOpenAIProvider(Provider):
     def usage(self, route: Route, body: bytes) -> Usage | None:
         return openai_usage(route, body)
 
-    def stream_inspector(self, route: Route) -> SSEInspector:
+    def stream_inspector(self, route: Route) -> StreamInspector:
         return openai_stream_inspector(route)
 
     def new_request_id(self) -> str:

@@ -35,6 +35,8 @@ HOP_BY_HOP = frozenset(
 NOT_FORWARDED_UPSTREAM = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
 # Query parameters that carry credentials: forwarded, never part of a cache key.
 CREDENTIAL_PARAMS = frozenset({"key", "api_key", "api-key", "access_token", "token", "sig", "signature"})
+# A named group of an Endpoint pattern (one level of plain parentheses inside allowed), shown as {name}.
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)")
 
 
 class Fault(enum.Enum):
@@ -95,6 +97,11 @@ class Endpoint:
 
     def match(self, path: str):
         return self.regex.match(path)
+
+    @property
+    def template(self) -> str:
+        """The pattern as people write a path: `/v1/models/{model}`."""
+        return _NAMED_GROUP.sub(r"{\1}", self.pattern).replace("\\", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +196,27 @@ class Provider:
     endpoints: ClassVar[tuple[Endpoint, ...]] = ()
     # What a client appends to the proxy's address to get its SDK's base URL (e.g. "/v1" for OpenAI).
     client_base_path: ClassVar[str] = ""
+    # Path prefixes the provider's API lives under, as its SDKs call it: every request the proxy serves is under one.
+    api_roots: ClassVar[tuple[str, ...]] = ()
+
+    def coverage(self) -> dict:
+        """What a proxy of this provider does with requests, from `endpoints` and `api_roots`: the operations it
+        caches, those it forwards uncached, the roots under which other requests pass through, what it refuses."""
+        groups: dict[tuple, dict] = {}
+        for endpoint in self.endpoints:
+            item = groups.setdefault(
+                (endpoint.cacheable, endpoint.operation, endpoint.method),
+                {"operation": endpoint.operation, "method": endpoint.method, "stream": endpoint.stream, "paths": []},
+            )
+            if endpoint.template not in item["paths"]:
+                item["paths"].append(endpoint.template)
+        roots = ", ".join(self.api_roots)
+        return {
+            "cached": [item for (cacheable, *_), item in groups.items() if cacheable],
+            "forwarded": [item for (cacheable, *_), item in groups.items() if not cacheable],
+            "passthrough": list(self.api_roots),
+            "refused": f"Paths outside {roots}: answered with {self.name}'s own 404, never forwarded.",
+        }
 
     def route(self, request: Request) -> Route:
         """Returns the Route of `request`. Raises RouteError(NOT_FOUND / METHOD_NOT_ALLOWED / BAD_REQUEST).
@@ -258,9 +286,6 @@ class Provider:
     def stream_inspector(self, route: Route) -> StreamInspector:
         """A fresh inspector for one streamed answer of `route`."""
         raise NotImplementedError
-
-    def stream_content_type(self, route: Route) -> str:
-        return "text/event-stream"
 
     def new_request_id(self) -> str:
         return "req_" + ids.hex_id(16)

@@ -41,7 +41,6 @@ from providers.bedrock_auth import (
     signed_headers,
 )
 
-EVENT_STREAM = "application/vnd.amazon.eventstream"
 BEDROCK_NS = "http://internal.amazon.com/coral/com.amazon.bedrock/"
 CORAL_NS = "http://internal.amazon.com/coral/com.amazon.coral.service/"
 # Status -> (x-amzn-ErrorType code, default message), as Bedrock Runtime sends them. Codes botocore models for
@@ -205,13 +204,15 @@ class BedrockProvider(Provider):
     pricing_provider_id = "aws"
     key_headers = KEY_HEADERS
     request_id_header = "x-amzn-requestid"
+    api_roots = ("/model/", "/guardrail/", "/guardrail-checks/", "/async-invoke")
     endpoints = (
         Endpoint("POST", r"/model/(?P<model>.+)/converse", "converse"),
         Endpoint("POST", r"/model/(?P<model>.+)/converse-stream", "converse_stream", stream="always"),
         Endpoint("POST", r"/model/(?P<model>.+)/invoke", "invoke_model"),
         Endpoint("POST", r"/model/(?P<model>.+)/invoke-with-response-stream", "invoke_model_stream", stream="always"),
         Endpoint("POST", r"/model/(?P<model>.+)/count-tokens", "count_tokens"),
-        Endpoint("POST", r"/guardrail/(?P<guardrail>[^/]+)/version/(?P<version>[^/]+)/apply", "apply_guardrail"),
+        # A guardrail may be named by its ARN, whose "/" arrives percent-encoded.
+        Endpoint("POST", r"/guardrail/(?P<guardrail>.+)/version/(?P<version>[^/]+)/apply", "apply_guardrail"),
         Endpoint("POST", r"/guardrail-checks/invoke", "invoke_guardrail_checks"),
         Endpoint("POST", r"/async-invoke", "start_async_invoke", cacheable=False),
         Endpoint("GET", r"/async-invoke", "list_async_invokes", cacheable=False),
@@ -288,9 +289,6 @@ class BedrockProvider(Provider):
     def stream_inspector(self, route: Route) -> EventStreamInspector:
         model = pricing_model(route.model) if route.model and route.model.startswith("arn:") else None
         return EventStreamInspector(model)
-
-    def stream_content_type(self, route: Route) -> str:
-        return EVENT_STREAM
 
     def new_request_id(self) -> str:
         return ids.uuid4()

@@ -34,6 +34,7 @@ class GeminiProvider(GoogleProvider):
     name = "Google Gemini API"
     default_upstream_url = "https://generativelanguage.googleapis.com"
     messages = GEMINI_MESSAGES
+    api_roots = ("/v1beta/", "/v1/", "/v1alpha/", "/upload/")  # google-genai uploads files under /upload/
     endpoints: ClassVar[tuple[Endpoint, ...]] = (
         *model_endpoints(VERSION + r"/models/(?P<model>[^/:]+)"),
         *model_endpoints(VERSION + r"/tunedModels/(?P<model>[^/:]+)"),

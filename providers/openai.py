@@ -7,7 +7,8 @@ base URL *including* its version prefix (`https://api.openai.com/v1`, `http://lo
 
 from __future__ import annotations
 
-from providers.base import Answer, Endpoint, Fault, Provider, Request, Route, Usage
+from providers import form_data
+from providers.base import Answer, Endpoint, Fault, Provider, Request, Route, RouteError, StreamInspector, Usage
 from providers.sse import SSEInspector
 
 # Status -> (error.type, error.code, default message), as api.openai.com sends them.
@@ -75,19 +76,81 @@ class ResponsesInspector(SSEInspector):
             self.done = True
             data = self.data_json(event)
             if isinstance(data, dict):
-                self.usage = responses_usage(data.get("response") or {})
+                self.usage = token_usage(data.get("response") or {})
+
+
+class TypedEventInspector(SSEInspector):
+    """Transcription, image and speech streams: `data: {"type": ...}` events (images name them in `event:` too);
+    the final event carries the usage; an `error` event or an `error` member fails the stream."""
+
+    FINAL = ("transcript.text.done", "image_generation.completed", "image_edit.completed", "speech.audio.done")
+    _FINAL_BYTES = tuple(final.encode() for final in FINAL)
+
+    def wants(self, raw: bytes) -> bool:
+        return b'"error"' in raw or any(final in raw for final in self._FINAL_BYTES)
+
+    def on_event(self, event) -> None:
+        data = self.data_json(event)
+        if not isinstance(data, dict):
+            return
+        if data.get("type") == "error" or "error" in data:
+            self.error = True
+        elif data.get("type") in self.FINAL:
+            self.done = True
+            self.usage = token_usage(data)
+
+
+class AudioInspector(StreamInspector):
+    """Speech as audio bytes (mp3, opus, wav, ...): each chunk counts as one event; it carries no usage."""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        return [chunk]
+
+
+# Multipart operations whose form's `stream` field asks for events (their endpoints say stream="body").
+FORM_STREAMED = frozenset({"audio.transcriptions", "images.edit"})
+TYPED_EVENT_STREAMS = frozenset({"audio.transcriptions", "images.generate", "images.edit"})
+
+
+def openai_route(route: Route, request: Request) -> Route:
+    """Completes the generic route where OpenAI says more than a JSON body's `model` and `stream`: a multipart
+    form's `model` and `stream` fields, and speech's `stream_format` (SSE events instead of audio bytes)."""
+    if route.operation == "audio.speech":
+        body = request.json if isinstance(request.json, dict) else {}
+        audio_format = "sse" if body.get("stream_format") == "sse" else "audio"
+        return Route(
+            route.operation, route.stream, route.cacheable, route.model, {**route.params, "format": audio_format}
+        )
+    content_type = request.headers.get("content-type", "")
+    if not form_data.is_form(content_type):
+        return route
+    form = form_data.parts(request.body, content_type)
+    if form is None:
+        raise RouteError(Fault.BAD_REQUEST, "We could not parse the multipart form of your request.", 400)
+    fields = form_data.fields(form)
+    stream = route.stream or (route.operation in FORM_STREAMED and fields.get("stream") == "true")
+    return Route(route.operation, stream, route.cacheable, route.model or fields.get("model"), route.params)
 
 
 def openai_usage(route: Route, body: bytes) -> Usage | None:
-    """Usage of a JSON answer of the OpenAI API (chat, completions, embeddings, responses); Azure's too."""
+    """Usage of a JSON answer of the OpenAI API; Azure's too. Chat, completions and embeddings count
+    prompt_tokens; responses, images and transcriptions input_tokens; whisper-1 reports seconds only."""
     data = Provider.json_object(body)
     if data is None or not isinstance(data.get("usage"), dict):
         return None
-    return responses_usage(data) if route.operation.startswith("responses") else chat_usage(data)
+    if "prompt_tokens" in data["usage"]:
+        return chat_usage(data)
+    return token_usage(data)
 
 
-def openai_stream_inspector(route: Route) -> SSEInspector:
-    return ResponsesInspector() if route.operation == "responses" else ChatInspector()
+def openai_stream_inspector(route: Route) -> StreamInspector:
+    if route.operation == "responses":
+        return ResponsesInspector()
+    if route.operation in TYPED_EVENT_STREAMS or route.params.get("format") == "sse":
+        return TypedEventInspector()
+    if route.operation == "audio.speech":
+        return AudioInspector()
+    return ChatInspector()
 
 
 def chat_usage(data: dict) -> Usage:
@@ -101,8 +164,11 @@ def chat_usage(data: dict) -> Usage:
     )
 
 
-def responses_usage(data: dict) -> Usage:
-    usage = data.get("usage") or {}
+def token_usage(data: dict) -> Usage | None:
+    """Usage in input/output tokens (responses, images, transcriptions, speech); None when it has no tokens."""
+    usage = data.get("usage")
+    if not isinstance(usage, dict) or (usage.get("input_tokens") is None and usage.get("output_tokens") is None):
+        return None
     details = usage.get("input_tokens_details") or {}
     return Usage(
         model=data.get("model"),
@@ -118,6 +184,7 @@ class OpenAIProvider(Provider):
     default_upstream_url = "https://api.openai.com/v1"
     pricing_provider_id = "openai"
     client_base_path = "/v1"
+    api_roots = ("/v1/",)
     # Paths are matched after the client's "/v1" prefix; see upstream_path().
     prefix = "/v1"
     endpoints = (
@@ -130,9 +197,21 @@ class OpenAIProvider(Provider):
         Endpoint("POST", r"/v1/responses/(?P<id>[^/]+)/cancel", "responses.cancel", cacheable=False),
         Endpoint("GET", r"/v1/responses/(?P<id>[^/]+)/input_items", "responses.input_items", cacheable=False),
         Endpoint("POST", r"/v1/embeddings", "embeddings"),
+        Endpoint("POST", r"/v1/moderations", "moderations"),
+        Endpoint("POST", r"/v1/images/generations", "images.generate", stream="body"),
+        # Multipart forms: their `model` and `stream` fields count as a JSON body's would (openai_route).
+        Endpoint("POST", r"/v1/images/edits", "images.edit", stream="body"),
+        Endpoint("POST", r"/v1/images/variations", "images.create_variation"),
+        Endpoint("POST", r"/v1/audio/transcriptions", "audio.transcriptions", stream="body"),
+        Endpoint("POST", r"/v1/audio/translations", "audio.translations"),
+        # Audio bytes are relayed as they are made (chunked), never held back until the whole file is there.
+        Endpoint("POST", r"/v1/audio/speech", "audio.speech", stream="always"),
         Endpoint("GET", r"/v1/models", "models.list"),
         Endpoint("GET", r"/v1/models/(?P<model>[^/]+)", "models.retrieve"),
     )
+
+    def route(self, request: Request) -> Route:
+        return openai_route(super().route(request), request)
 
     def upstream_path(self, request: Request, route: Route) -> str:
         # upstream_url already ends with the upstream's own version prefix.
@@ -141,7 +220,7 @@ class OpenAIProvider(Provider):
     def usage(self, route: Route, body: bytes) -> Usage | None:
         return openai_usage(route, body)
 
-    def stream_inspector(self, route: Route) -> SSEInspector:
+    def stream_inspector(self, route: Route) -> StreamInspector:
         return openai_stream_inspector(route)
 
     def error(self, status, fault=Fault.INJECTED, *, message=None, retry_after=None, limit=None, route=None) -> Answer:

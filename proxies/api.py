@@ -1,15 +1,29 @@
 """The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404."""
 
+import yaml
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import providers
-from proxies import services
+from proxies import declarations, services
 from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
-from proxies.serializers import ProxySerializer, StopSerializer
+from proxies.serializers import (
+    ApplyOutcomeSerializer,
+    CloneSerializer,
+    DeclarationErrorsSerializer,
+    DeclarationSerializer,
+    ProviderSerializer,
+    ProxySerializer,
+    StopSerializer,
+)
+from rubberduck_site.openapi import ApiErrorSerializer, DeletedSerializer, errors
 
 
 def owned_proxy(request, pk) -> Proxy:
@@ -17,27 +31,54 @@ def owned_proxy(request, pk) -> Proxy:
 
 
 class ProviderListApi(APIView):
+    @extend_schema(
+        operation_id="providers_list",
+        summary="The providers a proxy can speak for",
+        responses={200: ProviderSerializer(many=True), **errors(401)},
+    )
     def get(self, request):
         return Response(
             [
-                {"id": p.id, "name": p.name, "default_upstream_url": p.default_upstream_url}
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "default_upstream_url": p.default_upstream_url,
+                    "coverage": p.coverage(),
+                }
                 for p in providers.registry().values()
             ]
         )
 
 
 class ProxyListApi(APIView):
+    @extend_schema(
+        operation_id="proxies_list",
+        summary="Your proxies",
+        parameters=[
+            OpenApiParameter("status", enum=Proxy.Status.values, description="Only proxies in this status."),
+            OpenApiParameter("provider", description="Only proxies of this provider id."),
+            OpenApiParameter("tag", description="Only proxies with this tag."),
+            OpenApiParameter("name", description="Only the proxy of this name (names are unique per user)."),
+        ],
+        responses={200: ProxySerializer(many=True), **errors(401)},
+    )
     def get(self, request):
         proxies = Proxy.objects.filter(owner=request.user)
-        for param in ("status", "provider"):
+        for param in ("status", "provider", "name"):
             if request.query_params.get(param):
                 proxies = proxies.filter(**{param: request.query_params[param]})
         tag = request.query_params.get("tag")
         result = [p for p in proxies if not tag or tag in (p.tags or [])]
         return Response(ProxySerializer(result, many=True).data)
 
+    @extend_schema(
+        summary="Create a proxy (and start it)",
+        description="`port` omitted or null: a free port is assigned. A port another proxy uses: 400.",
+        request=ProxySerializer,
+        responses={201: ProxySerializer, **errors(400, 401, 403)},
+    )
     def post(self, request):
-        serializer = ProxySerializer(data=request.data)
+        serializer = ProxySerializer(data=request.data, context={"owner": request.user})
         serializer.is_valid(raise_exception=True)
         try:
             proxy = services.proxy_create(owner=request.user, **serializer.validated_data)
@@ -47,9 +88,16 @@ class ProxyListApi(APIView):
 
 
 class ProxyDetailApi(APIView):
+    @extend_schema(summary="A proxy", responses={200: ProxySerializer, **errors(401, 404)})
     def get(self, request, pk):
         return Response(ProxySerializer(owned_proxy(request, pk)).data)
 
+    @extend_schema(
+        summary="Change a proxy",
+        description="A running proxy serves the new settings at once (a new port restarts it).",
+        request=ProxySerializer,
+        responses={200: ProxySerializer, **errors(400, 401, 403, 404)},
+    )
     def patch(self, request, pk):
         proxy = owned_proxy(request, pk)
         serializer = ProxySerializer(proxy, data=request.data, partial=True)
@@ -60,18 +108,37 @@ class ProxyDetailApi(APIView):
         proxy = services.proxy_update(proxy=proxy, **fields)
         return Response(ProxySerializer(proxy).data)
 
+    @extend_schema(
+        summary="Delete a proxy",
+        description="It stops serving; its cache and its log entries go with it.",
+        responses={204: None, **errors(401, 403, 404)},
+    )
     def delete(self, request, pk):
         services.proxy_delete(proxy=owned_proxy(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProxyStartApi(APIView):
+    @extend_schema(
+        operation_id="proxies_start",
+        summary="Start a proxy",
+        description="Answers once `status` is `running` or `error` (then `last_error` says why).",
+        request=None,
+        responses={200: ProxySerializer, **errors(401, 403, 404)},
+    )
     def post(self, request, pk):
         proxy = services.proxy_start(proxy=owned_proxy(request, pk))
         return Response(ProxySerializer(proxy).data)
 
 
 class ProxyStopApi(APIView):
+    @extend_schema(
+        operation_id="proxies_stop",
+        summary="Stop a proxy",
+        description="`graceful` (the default) lets requests in flight finish; `force` cuts them.",
+        request=StopSerializer,
+        responses={200: ProxySerializer, **errors(400, 401, 403, 404)},
+    )
     def post(self, request, pk):
         proxy = owned_proxy(request, pk)
         serializer = StopSerializer(data=request.data)
@@ -81,18 +148,115 @@ class ProxyStopApi(APIView):
 
 
 class ProxyCacheApi(APIView):
+    @extend_schema(
+        operation_id="proxies_cache_clear",
+        summary="Empty a proxy's cache",
+        responses={200: DeletedSerializer, **errors(401, 403, 404)},
+    )
     def delete(self, request, pk):
         deleted = services.proxy_cache_clear(proxy=owned_proxy(request, pk))
         return Response({"deleted": deleted})
 
 
 class ProxyFailuresApi(APIView):
+    @extend_schema(
+        summary="A proxy's failure config",
+        responses={200: FailureConfigSerializer, **errors(401, 404)},
+    )
     def get(self, request, pk):
         return Response(owned_proxy(request, pk).failures or {})
 
+    @extend_schema(
+        summary="Replace a proxy's failure config",
+        description="Every part is optional; an absent part is off, `{}` turns every failure off. Unknown keys "
+        "are refused. See docs/failures.md.",
+        request=FailureConfigSerializer,
+        responses={200: FailureConfigSerializer, **errors(400, 401, 403, 404)},
+    )
     def put(self, request, pk):
         proxy = owned_proxy(request, pk)
         serializer = FailureConfigSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         proxy = services.proxy_failures_set(proxy=proxy, config=serializer.to_config())
         return Response(proxy.failures)
+
+
+class ProxyCloneApi(APIView):
+    @extend_schema(
+        operation_id="proxies_clone",
+        summary="Copy a proxy (and start the copy)",
+        description="The copy has the proxy's settings and failures, a free port and a new name.",
+        request=CloneSerializer,
+        responses={201: ProxySerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request, pk):
+        source = owned_proxy(request, pk)
+        body = CloneSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        name = body.validated_data.get("name") or services.name_free(request.user, f"{source.name}-copy")
+        serializer = ProxySerializer(data={"name": name}, partial=True, context={"owner": request.user})
+        serializer.is_valid(raise_exception=True)
+        try:
+            proxy = services.proxy_clone(proxy=source, name=serializer.validated_data["name"])
+        except services.NoFreePort as e:
+            return Response({"port": [str(e)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ProxySerializer(proxy).data, status=status.HTTP_201_CREATED)
+
+
+class YamlParser(BaseParser):
+    media_type = "application/yaml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return yaml.safe_load(stream)
+        except yaml.YAMLError as e:
+            raise ParseError(f"YAML parse error - {e}") from None
+
+
+class TextYamlParser(YamlParser):
+    media_type = "text/yaml"
+
+
+def query_flag(request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
+
+
+APPLY_BAD_REQUEST = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="ApplyBadRequest",
+        serializers=[DeclarationErrorsSerializer, ApiErrorSerializer],
+        resource_type_field_name=None,
+    ),
+    "The declaration cannot be applied: every error with its path, or `{detail, code}` for a body that does not "
+    "parse. Nothing was changed.",
+)
+
+
+class ApplyApi(APIView):
+    """Applies a declaration document (JSON or YAML) to the requesting user's proxies; see docs/declarations.md."""
+
+    parser_classes = [JSONParser, YamlParser, TextYamlParser]
+
+    @extend_schema(
+        operation_id="apply",
+        summary="Make your proxies as a declaration lists them",
+        description="The body is a declaration, as JSON or YAML (`application/yaml`, `text/yaml`). It is checked "
+        "whole, then applied in one transaction: all or nothing. Applying it again changes nothing. "
+        "See docs/declarations.md.",
+        parameters=[
+            OpenApiParameter("prune", OpenApiTypes.BOOL, description="Also delete your proxies it does not name."),
+            OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="Answer what it would do; change nothing."),
+        ],
+        request=DeclarationSerializer,
+        responses={200: ApplyOutcomeSerializer, 400: APPLY_BAD_REQUEST, **errors(401, 403)},
+    )
+    def post(self, request):
+        try:
+            outcome = declarations.apply(
+                request.user, request.data, prune=query_flag(request, "prune"), dry_run=query_flag(request, "dry_run")
+            )
+        except declarations.DeclarationError as e:
+            detail = f"The declaration has {len(e.errors)} error(s); nothing was changed."
+            body = {"detail": detail, "code": "invalid", "errors": e.errors}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(outcome.as_dict())

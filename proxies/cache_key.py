@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from providers import form_data
+
 # Bump when the normalisation changes, so an old entry is never served for a differently keyed request.
 KEY_VERSION = b"rk1"
 _UNSET = object()
@@ -36,16 +38,23 @@ def cache_key(
     headers: list[tuple[str, str]],
     body: bytes,
     parsed: Any = _UNSET,
+    content_type: str = "",
 ) -> str:
     """sha256 over method, normalised path, credential-free query pairs, version-selecting headers and
-    the canonical body. Every part is length-prefixed so no two different requests share a preimage."""
+    the canonical body: a multipart form by its parts (an SDK draws a new boundary for every request),
+    any other body as `canonical_body`. Every part is length-prefixed so no two different requests share
+    a preimage."""
     h = hashlib.sha256(KEY_VERSION)
     headers = sorted((k.lower(), v) for k, v in headers)
     parts = [method.upper().encode(), path.encode(), str(len(query)).encode()]
     parts += [s.encode() for pair in query for s in pair]
     parts.append(str(len(headers)).encode())
     parts += [s.encode() for pair in headers for s in pair]
-    parts.append(canonical_body(body, parsed))
+    form = form_data.parts(body, content_type)
+    if form is None:
+        parts.append(canonical_body(body, parsed))
+    else:  # one part more than any other body has, so a form never shares a preimage with raw bytes
+        parts += [form_data.FORM_DATA.encode(), form_data.canonical(form)]
     for part in parts:
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)

@@ -75,6 +75,8 @@ class IPPatternField(serializers.CharField):
 
 
 class FailureConfigSerializer(StrictSerializer):
+    """A proxy's failures: every part is optional, an absent part is off; unknown keys are refused."""
+
     timeout = TimeoutSerializer(required=False)
     errors = ErrorRuleSerializer(many=True, required=False)
     ip_allow = serializers.ListField(child=IPPatternField(), required=False)

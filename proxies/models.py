@@ -52,6 +52,8 @@ class Proxy(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "proxies"
+        # A name finds a proxy (`?name=`, declaration files), so it is unique among one owner's proxies.
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="proxy_unique_name_per_owner")]
 
     def __str__(self):
         return f"{self.name} ({self.provider}:{self.port})"

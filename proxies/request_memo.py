@@ -69,7 +69,10 @@ class RequestMemo:
             return
         if route.cacheable:
             key_path, key_query, key_headers = self.provider.cache_key_parts(request, route)
-            flow.key = cache_key(request.method, key_path, key_query, key_headers, request.body, request.json)
+            content_type = request.headers.get("content-type", "")
+            flow.key = cache_key(
+                request.method, key_path, key_query, key_headers, request.body, request.json, content_type
+            )
 
     def remember(self, flow: Flow) -> None:
         """Called once the cache answered a flow with a fingerprint: a repeat is then resolved from here."""

@@ -35,7 +35,7 @@ from proxies.server import PortUnavailable, ProxyServer
 
 log = logging.getLogger("rubberduck.runner")
 
-LEASE = timedelta(seconds=float(os.environ.get("RUBBERDUCK_LEASE_SECONDS", "15")))
+LEASE = timedelta(seconds=settings.RUBBERDUCK_LEASE_SECONDS)
 _local: Runner | None = None
 
 

@@ -2,10 +2,14 @@ from django.conf import settings
 from rest_framework import serializers
 
 import providers
+from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
+from rubberduck_site.openapi import ApiErrorSerializer
 
 
 class ProxySerializer(serializers.ModelSerializer):
+    """A proxy: one provider's API on its own port. `base_url` is what a client puts in its SDK."""
+
     port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     base_url = serializers.SerializerMethodField()
@@ -49,15 +53,26 @@ class ProxySerializer(serializers.ModelSerializer):
             )
         return value
 
+    def validate_name(self, value):
+        # The owner of a new proxy comes from the view (context); a name is unique among one owner's proxies.
+        owner = self.instance.owner if self.instance is not None else self.context["owner"]
+        if self.others(Proxy.objects.filter(owner=owner, name=value)).exists():
+            raise serializers.ValidationError("You already have a proxy with this name.")
+        return value
+
     def validate_port(self, value):
         if value is None:
             return value
-        clash = Proxy.objects.filter(port=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
+        if self.port_clashes(value).exists():
             raise serializers.ValidationError("This port is already used by another proxy.")
         return value
+
+    def port_clashes(self, port: int):
+        """The proxies that hold `port` and stop this one from taking it."""
+        return self.others(Proxy.objects.filter(port=port))
+
+    def others(self, proxies):
+        return proxies if self.instance is None else proxies.exclude(pk=self.instance.pk)
 
     def validate(self, attrs):
         provider_id = attrs.get("provider") or (self.instance.provider if self.instance else None)
@@ -71,3 +86,79 @@ class ProxySerializer(serializers.ModelSerializer):
 
 class StopSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=Proxy.StopMode.choices, default=Proxy.StopMode.GRACEFUL)
+
+
+class OperationSerializer(serializers.Serializer):
+    """One operation of a provider's API that its proxies model."""
+
+    operation = serializers.CharField(help_text="Its name, e.g. `messages` or `converse_stream`.")
+    method = serializers.CharField()
+    stream = serializers.ChoiceField(
+        choices=["never", "always", "body"], help_text="`body`: it streams when the request body says `stream: true`."
+    )
+    paths = serializers.ListField(child=serializers.CharField(), help_text="e.g. `/v1/models/{model}`.")
+
+
+class CoverageSerializer(serializers.Serializer):
+    """What a proxy of this provider does with each request."""
+
+    cached = OperationSerializer(many=True, help_text="Forwarded once; identical repeats are answered from the cache.")
+    forwarded = OperationSerializer(many=True, help_text="Modelled, forwarded every time, never cached.")
+    passthrough = serializers.ListField(
+        child=serializers.CharField(), help_text="The API roots under which any other request passes through uncached."
+    )
+    refused = serializers.CharField(help_text="What is never forwarded, and how it is answered.")
+
+
+class ProviderSerializer(serializers.Serializer):
+    """A provider a proxy can speak for (`provider` of a proxy is its `id`)."""
+
+    id = serializers.CharField()
+    name = serializers.CharField()
+    default_upstream_url = serializers.CharField(help_text="Where a proxy forwards when its `upstream_url` is empty.")
+    coverage = CoverageSerializer()
+
+
+class CloneSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        required=False, help_text="The copy's name; by default the first free of `NAME-copy`, `NAME-copy-2`, ..."
+    )
+
+
+class ProxyDeclarationSerializer(ProxySerializer):
+    """A proxy in a declaration: the fields of a proxy and its failure config. A field left out takes its default,
+    except `port`: an existing proxy keeps its own, a new one is given a free one. See docs/declarations.md."""
+
+    failures = FailureConfigSerializer(required=False)
+
+    class Meta(ProxySerializer.Meta):
+        fields = [*ProxySerializer.Meta.fields, "failures"]
+
+
+class DeclarationSerializer(serializers.Serializer):
+    """A declaration: your proxies by name (documents `POST /api/v1/apply`; proxies/declarations.py checks it)."""
+
+    version = serializers.IntegerField(required=False, min_value=1, max_value=1)
+    prune = serializers.BooleanField(required=False, help_text="Also delete your proxies the list does not name.")
+    proxies = ProxyDeclarationSerializer(many=True)
+
+
+class ApplyOutcomeSerializer(serializers.Serializer):
+    """What an apply did (or, on a dry run, would do), by proxy name."""
+
+    created = serializers.ListField(child=serializers.CharField())
+    changed = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField())
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="Empty without prune.")
+    dry_run = serializers.BooleanField()
+
+
+class DeclarationErrorSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="Where in the document, e.g. `proxies[2].failures.errors[0].rate`.")
+    message = serializers.CharField()
+
+
+class DeclarationErrorsSerializer(ApiErrorSerializer):
+    """A declaration that cannot be applied: every error, each with its path; nothing was changed."""
+
+    errors = DeclarationErrorSerializer(many=True)

@@ -126,7 +126,3 @@ class ProxyServer:
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 
@@ -119,3 +120,23 @@ def proxy_failures_set(*, proxy: Proxy, config: dict) -> Proxy:
     proxy.save()
     nudge()
     return proxy
+
+
+# What a clone copies of its proxy: everything a user set, except its name and port.
+CLONED_FIELDS = ("provider", "model_name", "upstream_url", "tls", "replay", "description", "tags", "failures")
+
+
+def name_free(owner, base: str) -> str:
+    """`base`, or the first of "base-2", "base-3", ... that none of the owner's proxies is named."""
+    taken = set(Proxy.objects.filter(owner=owner).values_list("name", flat=True))
+    max_length = Proxy._meta.get_field("name").max_length
+    for n in itertools.count(1):
+        suffix = "" if n == 1 else f"-{n}"
+        name = base[: max_length - len(suffix)] + suffix
+        if name not in taken:
+            return name
+
+
+def proxy_clone(*, proxy: Proxy, name: str) -> Proxy:
+    """A new running proxy with the settings of `proxy`, a new name and a free port."""
+    return proxy_create(owner=proxy.owner, name=name, **{field: getattr(proxy, field) for field in CLONED_FIELDS})

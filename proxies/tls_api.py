@@ -1,10 +1,23 @@
 """The CA certificate that signs TLS proxies' certificates, for clients to verify them with."""
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.views import APIView
+
+from rubberduck_site.openapi import errors
 
 
 class CaCertificateApi(APIView):
+    @extend_schema(
+        operation_id="tls_ca_retrieve",
+        summary="The CA certificate that signs TLS proxies' certificates",
+        description="Give it to clients of `tls: true` proxies to verify them with (e.g. boto3's `verify=`).",
+        responses={
+            (200, "application/x-pem-file"): OpenApiResponse(OpenApiTypes.STR, "The certificate, PEM-encoded."),
+            **errors(401),
+        },
+    )
     def get(self, request):
         from proxies import tls  # cryptography costs ~16 MiB of RSS: loaded when TLS is first used
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 
 from accounts.conf import cache_settings, email_settings, socialaccount_providers
+from rubberduck_site.data_dir import default_data_dir, stored_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -14,12 +15,15 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 VERSION = "0.1.0"
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 24)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-DATA_DIR = Path(env("RUBBERDUCK_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+# A source checkout keeps its data beside the code (./data); an installed copy in the user's data directory (XDG).
+XDG_DATA_HOME = Path(env("XDG_DATA_HOME", default="") or Path.home() / ".local" / "share")  # set but empty: unset
+DATA_DIR = Path(env("RUBBERDUCK_DATA_DIR", default=str(default_data_dir(BASE_DIR, XDG_DATA_HOME)))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Unset: a key made on first start and kept in the data directory, so sessions outlive restarts.
+SECRET_KEY = env("SECRET_KEY", default="") or stored_secret_key(DATA_DIR)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -66,8 +70,9 @@ ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = env.int("ACCOUNT_EMAIL_CONFIRMATION_EXP
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # only in the browser session that signed up (allauth checks)
 ACCOUNT_PREVENT_ENUMERATION = True  # sign-up and reset answer alike whether or not the email is known
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"  # sign-ups follow SiteSettings.signup_open
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"  # sign-ups follow SiteSettings.signup_open; first is admin
 SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+HEADLESS_ADAPTER = "accounts.adapter.HeadlessAdapter"  # tells the sign-up screens where emails go
 # allauth's own ACCOUNT_RATE_LIMITS keep their defaults under our django-ratelimit layer: see accounts/ratelimits.py.
 RUBBERDUCK_RATE_LIMITS = {}  # per action overrides of accounts.ratelimits.DEFAULT_RATES, e.g. {"login": {"ip": "20/m"}}
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
@@ -81,7 +86,10 @@ HEADLESS_FRONTEND_URLS = {
     "socialaccount_login_error": "/account/provider/callback",
 }
 # Google/GitHub: each gets an app (and a button) only when its client id and secret are both set.
-SOCIALACCOUNT_PROVIDERS = socialaccount_providers(env.ENVIRON)
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers(
+    google=(env("GOOGLE_CLIENT_ID", default=""), env("GOOGLE_CLIENT_SECRET", default="")),
+    github=(env("GITHUB_CLIENT_ID", default=""), env("GITHUB_CLIENT_SECRET", default="")),
+)
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # a provider-verified email logs in to the account that owns it...
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True  # ...and links the social account to it
 SOCIALACCOUNT_LOGIN_ON_GET = False  # the SPA starts logins with a CSRF-protected form POST
@@ -153,7 +161,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+FRONTEND_DIST = Path(__file__).resolve().parent / "ui"  # the built UI (`npm run build`), shipped in the wheel
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.exists() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -173,9 +181,17 @@ REST_FRAMEWORK = {
 }
 
 # Email: SendGrid through anymail when SENDGRID_API_KEY is set, the console otherwise (accounts/conf.py).
-globals().update(email_settings(env.ENVIRON))
+globals().update(
+    email_settings(
+        sendgrid_api_key=env("SENDGRID_API_KEY", default=""), from_email=env("DEFAULT_FROM_EMAIL", default="")
+    )
+)
 # Rate-limit counters (and allauth's) live here; see accounts/conf.py on why LocMem is enough for `make run`.
 CACHES = cache_settings(REDIS_URL)
+
+# `serve`: the web UI, the REST API and WebSockets.
+RUBBERDUCK_HOST = env("RUBBERDUCK_HOST", default="127.0.0.1")
+RUBBERDUCK_PORT = env.int("RUBBERDUCK_PORT", default=8000)
 
 # The data plane.
 RUBBERDUCK_PROXY_HOST = env("RUBBERDUCK_PROXY_HOST", default="127.0.0.1")
@@ -185,6 +201,7 @@ RUBBERDUCK_CACHE_MEMORY_BYTES = env.int("RUBBERDUCK_CACHE_MEMORY_BYTES", default
 RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=600.0)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
+RUBBERDUCK_LEASE_SECONDS = env.float("RUBBERDUCK_LEASE_SECONDS", default=15.0)  # a runner's hold on its proxies
 # Interpreter settings of a process running proxies (proxies/interpreter.py).
 RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn
 RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy
@@ -203,12 +220,13 @@ RUBBERDUCK_METRICS_TOKEN = env("RUBBERDUCK_METRICS_TOKEN", default="")  # /metri
 # The Bedrock region when a request names none (no SigV4 scope, no upstream_url): e.g. for API keys.
 RUBBERDUCK_BEDROCK_DEFAULT_REGION = env("RUBBERDUCK_BEDROCK_DEFAULT_REGION", default="us-east-1")
 
+LOG_LEVEL = env("LOG_LEVEL", default="")  # every logger's level; unset: WARNING, and INFO for Rubberduck's own
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
-    "loggers": {"rubberduck": {"level": env("LOG_LEVEL", default="INFO")}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL or "WARNING"},
+    "loggers": {"rubberduck": {"level": LOG_LEVEL or "INFO"}},
 }
 
 # Secure cookies are only sent over HTTPS, and `make run` serves plain http://127.0.0.1, where a Secure session
@@ -224,3 +242,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# The API describes itself: OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ with its files served by us
+# (the sidecar app's static files), so the docs work offline. The docs are public; the data behind them is not.
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rubberduck API",
+    "DESCRIPTION": "The control plane of Rubberduck, an LLM caching and chaos proxy. See docs/api.md.",
+    "VERSION": VERSION,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],  # form bodies work too, but JSON is the API
+    "SERVE_AUTHENTICATION": [],  # the same schema for everyone: a stale token must not make it 401
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
@@ -18,6 +19,8 @@ api_v1 = [
     path("proxies/<int:pk>/stop", proxies_api.ProxyStopApi.as_view()),
     path("proxies/<int:pk>/cache", proxies_api.ProxyCacheApi.as_view()),
     path("proxies/<int:pk>/failures", proxies_api.ProxyFailuresApi.as_view()),
+    path("proxies/<int:pk>/clone", proxies_api.ProxyCloneApi.as_view()),
+    path("apply", proxies_api.ApplyApi.as_view()),
     path("logs/", logs_api.LogListApi.as_view()),
     path("logs/export", logs_api.LogExportApi.as_view()),
     path("metrics/", metrics_api.MetricsApi.as_view()),
@@ -33,6 +36,8 @@ urlpatterns = [
     path("healthz", views.healthz),
     path("metrics", prometheus.metrics_view),
     path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("allauth.urls")),
     # Ours, ahead of allauth's (which only resends verification *codes*): see accounts/views.py.
     path("_allauth/<str:client>/v1/auth/email/verify/resend", accounts_views.resend_verification_email),

@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 import os
 import time
 from pathlib import Path
@@ -7,9 +8,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
-from accounts.services import user_create_verified
+from tests.factories import UserFactory
 from tests.fakes import openai as fake_openai
 from tests.fakes.server import FakeUpstream
+
+# `pytester` runs pytest on a test file of its own (the client's plugin tests); only a top-level conftest may say so.
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
@@ -21,12 +25,12 @@ def _own_port_range(settings):
 
 @pytest.fixture
 def user(db):
-    return user_create_verified(email="ada@example.com", password="correct-horse-battery")
+    return UserFactory(email="ada@example.com")
 
 
 @pytest.fixture
 def other_user(db):
-    return user_create_verified(email="bob@example.com", password="correct-horse-battery")
+    return UserFactory(email="bob@example.com")
 
 
 def token_client(user) -> APIClient:
@@ -69,9 +73,11 @@ def openai_upstream():
 def make_proxy(api, runner):
     """Creates a proxy through the API and waits until the runner serves it."""
 
+    made = itertools.count(1)
+
     def make(provider="openai", upstream_url="", client=None, **fields):
         body = {
-            "name": f"{provider}-test",
+            "name": f"{provider}-test-{next(made)}",  # names are unique per owner
             "provider": provider,
             "model_name": "test-model",
             "upstream_url": upstream_url,

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from tests.accounts.factories import cache_row, log_row, proxy_row
+from tests.factories import CacheEntryFactory, LogEntryFactory, ProxyFactory
 
 CHANGELISTS = [
     "/admin/proxies/proxy/",
@@ -49,7 +49,7 @@ def test_it_keeps_everyone_else_out(client, user, is_staff):
 
 @pytest.fixture
 def make_proxy_row(user):
-    proxy = proxy_row(user)
-    log_row(proxy)
-    cache_row(proxy)
+    proxy = ProxyFactory(owner=user)
+    LogEntryFactory(proxy=proxy)
+    CacheEntryFactory(proxy=proxy)
     return proxy

@@ -5,12 +5,15 @@ from tests.accounts.conftest import last_mail_to
 
 
 def test_it_uses_the_console_backend_without_a_sendgrid_key():
-    assert email_settings({})["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
-    assert "ANYMAIL" not in email_settings({"SENDGRID_API_KEY": ""})
+    chosen = email_settings(sendgrid_api_key="", from_email="")
+
+    assert chosen["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert "ANYMAIL" not in chosen
+    assert chosen["DEFAULT_FROM_EMAIL"] == "Rubberduck <noreply@rubberduck.local>"
 
 
 def test_it_uses_anymail_sendgrid_when_the_key_is_set():
-    chosen = email_settings({"SENDGRID_API_KEY": "SG.test", "DEFAULT_FROM_EMAIL": "Ops <ops@example.com>"})
+    chosen = email_settings(sendgrid_api_key="SG.test", from_email="Ops <ops@example.com>")
 
     assert chosen["EMAIL_BACKEND"] == "anymail.backends.sendgrid.EmailBackend"
     assert chosen["ANYMAIL"] == {"SENDGRID_API_KEY": "SG.test"}

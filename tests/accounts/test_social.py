@@ -15,19 +15,19 @@ from accounts.models import SiteSettings
 from tests.fakes.oauth import FakeOAuth, Identity
 
 CALLBACK = "/account/provider/callback"
-ENV = {
-    "github": {"GITHUB_CLIENT_ID": "gh-client", "GITHUB_CLIENT_SECRET": "gh-secret"},
-    "google": {"GOOGLE_CLIENT_ID": "g-client.apps.googleusercontent.com", "GOOGLE_CLIENT_SECRET": "g-secret"},
+APPS = {  # (client id, secret), as GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET and GOOGLE_... set them
+    "github": ("gh-client", "gh-secret"),
+    "google": ("g-client.apps.googleusercontent.com", "g-secret"),
 }
 
 
 @pytest.fixture(params=["github", "google"])
 def provider(request, settings, monkeypatch):
-    """One provider enabled from its env pair, its endpoints pointed at a fresh fake server."""
+    """One provider enabled from its client id and secret, its endpoints pointed at a fresh fake server."""
     provider_id = request.param
-    client_id, secret = ENV[provider_id].values()
+    client_id, secret = APPS[provider_id]
     fake = FakeOAuth(client_id, secret, Identity(uid="4242", email="octo@example.com")).start()
-    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(ENV[provider_id])
+    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(**{provider_id: APPS[provider_id]})
     # allauth computes these URLs at import time (GitHub from a GITHUB_URL setting, Google from module constants).
     if provider_id == "github":
         urls = {
@@ -70,13 +70,13 @@ def test_it_lists_a_provider_in_config_only_when_its_pair_is_set(spa, settings):
         data = spa.call("GET", "/config").json()["data"]
         return sorted(p["id"] for p in data.get("socialaccount", {}).get("providers", []))
 
-    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers({})
+    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers()
     assert listed() == []
-    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers({"GITHUB_CLIENT_ID": "x", "GOOGLE_CLIENT_SECRET": "y"})
+    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(github=("x", ""), google=("", "y"))
     assert listed() == []
-    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(ENV["github"])
+    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(github=APPS["github"])
     assert listed() == ["github"]
-    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(ENV["github"] | ENV["google"])
+    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(**APPS)
     assert listed() == ["github", "google"]
 
 

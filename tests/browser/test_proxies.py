@@ -161,3 +161,23 @@ def test_it_saves_a_failure_config_from_the_editor_and_the_proxy_applies_it(
     expect(page.get_by_test_id("failure-error-rate-0-pct")).to_have_value("100")
     expect(page.get_by_test_id("failure-rpm")).to_have_value("600")
     shot()
+
+
+def test_it_clones_a_proxy_from_its_page_and_opens_the_copy_running(signed_in, live_app, openai_proxy, api, shot):
+    page = signed_in
+    assert api.put(f"/api/v1/proxies/{openai_proxy['id']}/failures", {"rpm_limit": 5}, format="json").status_code == 200
+    page.goto(live_app.url + f"/proxies/{openai_proxy['id']}")
+    expect(page.get_by_test_id("proxy-detail-duck-openai")).to_be_visible()
+
+    page.get_by_test_id("clone-duck-openai").click()
+
+    expect(page.get_by_test_id("toast-success")).to_contain_text("Cloned duck-openai as duck-openai-copy")
+    expect(page.get_by_test_id("proxy-detail-duck-openai-copy")).to_be_visible()
+    copy = api.get("/api/v1/proxies/?name=duck-openai-copy").json()[0]
+    expect(page).to_have_url(re.compile(rf"/proxies/{copy['id']}$"))
+    expect(page.get_by_test_id("status-duck-openai-copy")).to_have_attribute("data-status", "running")
+    expect(page.get_by_test_id("proxy-base-url")).to_have_text(copy["base_url"])
+    assert copy["port"] != openai_proxy["port"] and copy["upstream_url"] == openai_proxy["upstream_url"]
+    assert api.get(f"/api/v1/proxies/{copy['id']}/failures").json() == {"rpm_limit": 5}
+    assert ask(copy).headers["x-rubberduck-cache"] == "miss"  # it really serves, in front of the same upstream
+    shot()

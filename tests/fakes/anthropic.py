@@ -1,12 +1,15 @@
-"""A fake api.anthropic.com: messages (plain, with tools, streamed), count_tokens, models.
+"""A fake api.anthropic.com: messages (plain, with tools, streamed), count_tokens, models, and the legacy
+Text Completions API (`/v1/complete`, plain and streamed as `completion` events).
 
 Streams follow the real event sequence, every event with its `event:` line (the SDK drops events without
 one): message_start, content_block_start, ping, content_block_delta..., content_block_stop, message_delta,
-message_stop. Usage reports prompt-cache reads and writes, so cost mapping can be checked."""
+message_stop. Usage reports prompt-cache reads and writes, so cost mapping can be checked. `vertex_respond` plays
+Claude on Vertex AI (`:rawPredict` / `:streamRawPredict`)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from tests.fakes.server import Received, Reply
 
@@ -43,6 +46,8 @@ def respond(req: Received) -> Reply:
     body = json.loads(req.body) if req.body else {}
     if req.method == "POST" and path == "/v1/messages":
         return message_stream(body) if body.get("stream") else message(body)
+    if req.method == "POST" and path == "/v1/complete":
+        return completion_stream() if body.get("stream") else completion()
     if req.method == "POST" and path == "/v1/messages/count_tokens":
         return Reply(200, JSON, b'{"input_tokens":14}')
     if req.method == "GET" and path == "/v1/models":
@@ -124,3 +129,61 @@ def message_stream(body: dict, error_after: int | None = None) -> Reply:
         sse("message_stop", {}),
     ]
     return Reply(200, SSE, chunks=frames)
+
+
+LEGACY_MODEL = "claude-2.1"
+
+
+def completion_event(text: str, stop_reason: str | None) -> dict:
+    return {
+        "type": "completion",
+        "id": "compl_01FakeCompletion",
+        "completion": text,
+        "stop_reason": stop_reason,
+        "model": LEGACY_MODEL,
+        "stop": "\n\nHuman:" if stop_reason else None,
+        "log_id": "compl_01FakeCompletion",
+    }
+
+
+def completion() -> Reply:
+    """A Text Completions answer: the whole text, no usage (the legacy API never reported tokens)."""
+    return Reply(200, JSON, json.dumps(completion_event("".join(WORDS), "stop_sequence")).encode())
+
+
+def completion_stream() -> Reply:
+    """`event: completion` per piece of text (the last one carries the stop reason), with a ping among them."""
+    frames = [f"event: completion\ndata: {json.dumps(completion_event(WORDS[0], None))}\n\n".encode()]
+    frames.append(b'event: ping\ndata: {"type": "ping"}\n\n')
+    for i, word in enumerate(WORDS[1:], 1):
+        event = completion_event(word, "stop_sequence" if i == len(WORDS) - 1 else None)
+        frames.append(f"event: completion\ndata: {json.dumps(event)}\n\n".encode())
+    return Reply(200, SSE, chunks=frames)
+
+
+VERTEX_PATH = re.compile(
+    r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/publishers/anthropic/models/"
+    r"(?P<model>[^/:]+):(?P<method>rawPredict|streamRawPredict)"
+)
+VERTEX_JSON = [("content-type", "application/json"), ("x-vertex-ai-internal-prediction-backend", "harpoon")]
+
+
+def vertex_respond(req: Received) -> Reply:
+    """Claude on Vertex AI: the Messages API behind `:rawPredict` / `:streamRawPredict`, the model in the path and
+    `anthropic_version` in the body (a body naming its model is refused, as Vertex refuses it)."""
+    m = VERTEX_PATH.fullmatch(req.path.split("?")[0])
+    if req.method != "POST" or m is None:
+        return google_error(404, "NOT_FOUND", f"The requested URL {req.path} was not found on this server.")
+    body = json.loads(req.body) if req.body else {}
+    if m["model"] == "count-tokens":
+        return Reply(200, VERTEX_JSON, b'{"input_tokens":14}')
+    if "model" in body or "anthropic_version" not in body:
+        return error(400, "invalid_request_error", "model: Extra inputs are not permitted")
+    if m["method"] == "streamRawPredict":
+        return message_stream(body)
+    return message(body)
+
+
+def google_error(status: int, name: str, message: str) -> Reply:
+    body = json.dumps({"error": {"code": status, "message": message, "status": name}}, indent=2).encode()
+    return Reply(status, [("content-type", "application/json; charset=UTF-8")], body)

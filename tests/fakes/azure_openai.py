@@ -1,5 +1,6 @@
 """A fake Azure OpenAI resource (`https://RES.openai.azure.com`): classic deployment paths with
-`?api-version=`, `/openai/responses`, `/openai/models`, and the v1 GA paths under `/openai/v1/`.
+`?api-version=` (images and audio too), `/openai/responses`, `/openai/models`, and the v1 GA paths under
+`/openai/v1/`.
 
 Bodies are OpenAI's (built by tests.fakes.openai) with Azure's additions: the model actually deployed in
 `model` (not the deployment name), `prompt_filter_results` / `content_filter_results`, the empty first
@@ -43,6 +44,10 @@ def respond(req: Received) -> Reply:
     classic = not path.startswith("/openai/v1/")
     if classic and "api-version" not in parse_qs(url.query):
         return error(404, "404", "Resource not found")
+    if "/images/" in path or "/audio/" in path:  # OpenAI's answers, with Azure's headers
+        reply = fake_openai.respond(req)
+        own = [(name, value) for name, value in reply.headers if name == "content-type"]
+        return Reply(reply.status, own + HEADERS, reply.body, chunks=reply.chunks)
     body = json.loads(req.body) if req.body else {}
     body = {**body, "model": MODEL}  # Azure answers with the deployed model, whatever the deployment is called
     if path.endswith("/chat/completions"):

@@ -1,5 +1,5 @@
 """A fake bedrock-runtime: Converse, ConverseStream, InvokeModel (Anthropic-native bodies),
-InvokeModelWithResponseStream and CountTokens, in Bedrock's wire format, checking SigV4 like AWS does.
+InvokeModelWithResponseStream, CountTokens and ApplyGuardrail, in Bedrock's wire format, checking SigV4 like AWS does.
 
 Streams are `application/vnd.amazon.eventstream` frames. No maintained Python library encodes them (botocore and
 awscrt only decode or speak RPC), so `encode_message` below is a minimal encoder for this test fake only
@@ -88,7 +88,11 @@ class FakeBedrock:
             self.verified.append("sigv4")
         elif authorization.startswith("Bearer "):
             self.verified.append("bearer")
-        m = re.fullmatch(r"/model/(.+)/([a-z-]+)", unquote(req.path.split("?")[0]))
+        path = unquote(req.path.split("?")[0])
+        guardrail = re.fullmatch(r"/guardrail/(.+)/version/([^/]+)/apply", path)
+        if guardrail is not None:
+            return apply_guardrail(json.loads(req.body))
+        m = re.fullmatch(r"/model/(.+)/([a-z-]+)", path)
         if m is None:
             return error_reply(404, "UnknownOperationException", "Unknown operation")
         model, operation = m.groups()
@@ -220,3 +224,36 @@ def invoke_stream_frames(model: str, failing: bool = False) -> list[bytes]:
 
 def invoke_stream(model: str, failing: bool) -> Reply:
     return stream_reply(invoke_stream_frames(model, failing), [("X-Amzn-Bedrock-Content-Type", "application/json")])
+
+
+# Content containing this makes the guardrail intervene (a denied topic).
+DENIED_TOPIC = "stock tips"
+
+
+def apply_guardrail(body: dict) -> Reply:
+    """ApplyGuardrail: the action, the (masked) outputs, the assessments and the policy units it used."""
+    text = " ".join(block.get("text", {}).get("text", "") for block in body.get("content", []))
+    usage = {
+        "topicPolicyUnits": 1,
+        "contentPolicyUnits": 1,
+        "wordPolicyUnits": 1,
+        "sensitiveInformationPolicyUnits": 1,
+        "sensitiveInformationPolicyFreeUnits": 0,
+        "contextualGroundingPolicyUnits": 0,
+    }
+    coverage = {"textCharacters": {"guarded": len(text), "total": len(text)}}
+    if DENIED_TOPIC not in text:
+        return json_reply(
+            {"usage": usage, "action": "NONE", "outputs": [], "assessments": [{}], "guardrailCoverage": coverage}
+        )
+    topic = {"name": "Investment advice", "type": "DENY", "action": "BLOCKED", "detected": True}
+    return json_reply(
+        {
+            "usage": usage,
+            "action": "GUARDRAIL_INTERVENED",
+            "actionReason": "Guardrail blocked.",
+            "outputs": [{"text": "Sorry, I cannot help with that."}],
+            "assessments": [{"topicPolicy": {"topics": [topic]}}],
+            "guardrailCoverage": coverage,
+        }
+    )

@@ -1,9 +1,12 @@
-"""A fake api.openai.com: chat completions (plain and streamed), responses, embeddings, models, completions.
+"""A fake api.openai.com: chat completions (plain and streamed), responses, embeddings, models, completions,
+moderations, images (generations, edits, variations), audio (speech, transcriptions, translations).
 Answers never echo the prompt, so tests can check that no prompt reaches the database."""
 
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
 import json
 import struct
 
@@ -28,7 +31,15 @@ WORDS = ["Hello", " from", " the", " fake", " upstream", "!"]
 
 def respond(req: Received) -> Reply:
     path = req.path.split("?")[0]
+    if req.headers.get("content-type", "").startswith("multipart/form-data"):
+        return respond_to_form(path, read_form(req))
     body = json.loads(req.body) if req.body else {}
+    if path.endswith("/moderations"):
+        return moderations(body)
+    if path.endswith("/images/generations"):
+        return image_stream("image_generation", body) if body.get("stream") else images(body)
+    if path.endswith("/audio/speech"):
+        return speech_events() if body.get("stream_format") == "sse" else speech()
     if path.endswith("/chat/completions"):
         return chat_stream(body) if body.get("stream") else chat(body)
     if path.endswith("/responses"):
@@ -183,3 +194,129 @@ def completions(body: dict) -> Reply:
         "usage": {"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10},
     }
     return Reply(200, JSON, json.dumps(answer).encode())
+
+
+# Media answers: an mp3-ish file (ID3 tag, then frames whose bytes include CR, LF and blank lines), a PNG.
+SPEECH = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"".join(b"\xff\xf3\x44\xc4" + bytes(range(256)) for _ in range(40))
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+TEXT = "".join(WORDS)
+TRANSCRIPTION_USAGE = {
+    "type": "tokens",
+    "input_tokens": 14,
+    "input_token_details": {"text_tokens": 0, "audio_tokens": 14},
+    "output_tokens": 45,
+    "total_tokens": 59,
+}
+IMAGE_USAGE = {
+    "input_tokens": 50,
+    "input_tokens_details": {"image_tokens": 40, "text_tokens": 10},
+    "output_tokens": 272,
+    "total_tokens": 322,
+    "output_tokens_details": {"image_tokens": 272, "text_tokens": 0},
+}
+SPEECH_USAGE = {"input_tokens": 14, "output_tokens": 101, "total_tokens": 115}
+
+
+def read_form(req: Received) -> dict[str, tuple[str | None, bytes]]:
+    """A multipart/form-data body as {name: (filename, content)}, read by the stdlib email parser (not the
+    proxy's own parser, so that a mistake in one is not hidden by the same mistake in the other)."""
+    head = f"Content-Type: {req.headers['content-type']}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + req.body)
+    return {
+        part.get_param("name", header="content-disposition"): (part.get_filename(), part.get_payload(decode=True))
+        for part in message.iter_parts()
+    }
+
+
+def respond_to_form(path: str, form: dict[str, tuple[str | None, bytes]]) -> Reply:
+    fields = {name: content.decode() for name, (filename, content) in form.items() if filename is None}
+    if path.endswith("/audio/transcriptions"):
+        if fields.get("stream") == "true":
+            return transcription_stream()
+        return transcription(fields)
+    if path.endswith("/audio/translations"):
+        return Reply(200, JSON, json.dumps({"text": TEXT}).encode())
+    if path.endswith("/images/edits"):
+        return image_stream("image_edit", fields) if fields.get("stream") == "true" else images(fields)
+    if path.endswith("/images/variations"):
+        return images({"model": "dall-e-2"})
+    return Reply(404, JSON, json.dumps({"error": {"message": "Unknown URL", "type": "invalid_request_error"}}).encode())
+
+
+def moderations(body: dict) -> Reply:
+    categories = ["harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent"]
+    categories += ["self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors", "violence"]
+    categories += ["violence/graphic"]
+    result = {
+        "flagged": False,
+        "categories": dict.fromkeys(categories, False),
+        "category_scores": dict.fromkeys(categories, 0.0001),
+        "category_applied_input_types": {name: ["text"] for name in categories},
+    }
+    answer = {"id": "modr-fake1", "model": "omni-moderation-2024-09-26", "results": [result]}
+    return Reply(200, JSON, json.dumps(answer).encode())
+
+
+def images(body: dict) -> Reply:
+    """GPT image models answer base64 images with token usage; DALL-E answers URLs and no usage."""
+    if str(body.get("model") or "dall-e-2").startswith("dall-e"):
+        answer = {"created": 1764000000, "data": [{"url": "https://images.example/fake.png"}]}
+    else:
+        answer = {
+            "created": 1764000000,
+            "data": [{"b64_json": base64.b64encode(PNG).decode()}],
+            "background": "opaque",
+            "output_format": "png",
+            "quality": "low",
+            "size": "1024x1024",
+            "usage": IMAGE_USAGE,
+        }
+    return Reply(200, JSON, json.dumps(answer).encode())
+
+
+def image_stream(kind: str, body: dict) -> Reply:
+    """`event: {kind}.partial_image` then `{kind}.completed` with the usage (kind: image_generation, image_edit)."""
+    common = {
+        "b64_json": base64.b64encode(PNG).decode(),
+        "background": "opaque",
+        "created_at": 1764000000,
+        "output_format": "png",
+        "quality": "low",
+        "size": "1024x1024",
+    }
+    events = [
+        {"type": f"{kind}.partial_image", "partial_image_index": 0, **common},
+        {"type": f"{kind}.completed", **common, "usage": IMAGE_USAGE},
+    ]
+    return Reply(200, SSE, chunks=[f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events])
+
+
+def speech() -> Reply:
+    """Audio bytes as api.openai.com sends them: chunked, as they are made."""
+    headers = [("content-type", "audio/mpeg"), ("x-request-id", "req_upstream0000000000000000000003")]
+    return Reply(200, headers, chunks=[SPEECH[i : i + 4096] for i in range(0, len(SPEECH), 4096)])
+
+
+def speech_events() -> Reply:
+    """stream_format="sse": base64 audio deltas, then the usage."""
+    deltas = [
+        {"type": "speech.audio.delta", "audio": base64.b64encode(SPEECH[i : i + 4096]).decode()} for i in (0, 4096)
+    ]
+    events = [*deltas, {"type": "speech.audio.done", "usage": SPEECH_USAGE}]
+    return Reply(200, SSE, chunks=[f"data: {json.dumps(e)}\n\n".encode() for e in events])
+
+
+def transcription(fields: dict) -> Reply:
+    """gpt-4o-transcribe reports tokens; whisper-1 seconds; response_format=text is plain text."""
+    if fields.get("response_format") == "text":
+        return Reply(200, [("content-type", "text/plain; charset=utf-8"), *JSON[1:]], (TEXT + "\n").encode())
+    usage = {"type": "duration", "seconds": 3} if fields.get("model") == "whisper-1" else TRANSCRIPTION_USAGE
+    return Reply(200, JSON, json.dumps({"text": TEXT, "usage": usage}).encode())
+
+
+def transcription_stream() -> Reply:
+    events = [{"type": "transcript.text.delta", "delta": word, "logprobs": []} for word in WORDS]
+    events.append({"type": "transcript.text.done", "text": TEXT, "logprobs": [], "usage": TRANSCRIPTION_USAGE})
+    return Reply(200, SSE, chunks=[f"data: {json.dumps(e)}\n\n".encode() for e in events])

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from logs.models import LogEntry
-from tests.logs.factories import proxy_for, record, write
+from tests.factories import LogRecordFactory, ProxyFactory, write_logs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,9 +19,10 @@ T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def test_it_exports_csv_quoted_by_the_csv_module_with_utc_times_and_the_range_in_the_filename(api, user):
-    proxy = proxy_for(user)
-    write(
-        record(proxy, T0, path='/v1/chat/completions?q="a,b"\nnext', ip="::1"), record(proxy, T0 + timedelta(hours=2))
+    proxy = ProxyFactory(owner=user)
+    write_logs(
+        LogRecordFactory(proxy=proxy, at=T0, path='/v1/chat/completions?q="a,b"\nnext', ip="::1"),
+        LogRecordFactory(proxy=proxy, at=T0 + timedelta(hours=2)),
     )
 
     response = api.get("/api/v1/logs/export", {"format": "csv", "since": "2026-03-01T13:00:00+01:00",
@@ -41,8 +42,11 @@ def test_it_exports_csv_quoted_by_the_csv_module_with_utc_times_and_the_range_in
 
 
 def test_it_exports_json_as_one_array_of_entries_of_the_user_only(api, user, other_user):
-    mine, theirs = proxy_for(user), proxy_for(other_user)
-    write(*[record(mine, T0 + timedelta(seconds=i)) for i in range(3)], record(theirs, T0))
+    mine, theirs = ProxyFactory(owner=user), ProxyFactory(owner=other_user)
+    write_logs(
+        *[LogRecordFactory(proxy=mine, at=T0 + timedelta(seconds=i)) for i in range(3)],
+        LogRecordFactory(proxy=theirs, at=T0),
+    )
 
     response = api.get("/api/v1/logs/export", {"format": "json"})
 
@@ -53,7 +57,7 @@ def test_it_exports_json_as_one_array_of_entries_of_the_user_only(api, user, oth
 
 
 def test_an_export_of_200k_rows_streams_in_bounded_memory(api, user):
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     with connection.cursor() as cursor:  # 200k rows in one statement (SQLite), so the test stays quick
         cursor.execute(
             "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < 199999) "
@@ -81,8 +85,8 @@ def test_an_export_of_200k_rows_streams_in_bounded_memory(api, user):
 
 
 def test_a_purge_deletes_the_range_and_says_how_many(api, user):
-    proxy = proxy_for(user)
-    write(*[record(proxy, T0 + timedelta(minutes=i)) for i in range(5)])
+    proxy = ProxyFactory(owner=user)
+    write_logs(*[LogRecordFactory(proxy=proxy, at=T0 + timedelta(minutes=i)) for i in range(5)])
 
     response = api.delete("/api/v1/logs/?since=2026-03-01T12:01:00Z&until=2026-03-01T12:04:00Z")
 
@@ -91,7 +95,7 @@ def test_a_purge_deletes_the_range_and_says_how_many(api, user):
 
 
 def test_a_purge_needs_since_or_until(api, user):
-    write(record(proxy_for(user), T0))
+    write_logs(LogRecordFactory(proxy=ProxyFactory(owner=user), at=T0))
     response = api.delete("/api/v1/logs/")
     assert response.status_code == 400
     assert api.delete(f"/api/v1/logs/?proxy={LogEntry.objects.get().proxy_id}").status_code == 400
@@ -99,8 +103,12 @@ def test_a_purge_needs_since_or_until(api, user):
 
 
 def test_a_purge_never_touches_another_users_logs(api, user, other_user):
-    mine, theirs = proxy_for(user), proxy_for(other_user)
-    write(record(mine, T0), record(theirs, T0), record(theirs, T0 + timedelta(days=1)))
+    mine, theirs = ProxyFactory(owner=user), ProxyFactory(owner=other_user)
+    write_logs(
+        LogRecordFactory(proxy=mine, at=T0),
+        LogRecordFactory(proxy=theirs, at=T0),
+        LogRecordFactory(proxy=theirs, at=T0 + timedelta(days=1)),
+    )
 
     assert api.delete("/api/v1/logs/?since=2000-01-01T00:00:00Z").json() == {"deleted": 1}
     assert api.delete(f"/api/v1/logs/?until=2100-01-01T00:00:00Z&proxy={theirs.id}").json() == {"deleted": 0}

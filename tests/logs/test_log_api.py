@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from logs.models import LogEntry
-from tests.logs.factories import proxy_for, record, write
+from tests.factories import LogRecordFactory, ProxyFactory, write_logs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,17 +16,22 @@ CONTRACT = {"id", "timestamp", "proxy", "ip", "method", "path", "prompt_hash", "
 
 @pytest.fixture
 def mine(user):
-    return proxy_for(user, "mine")
+    return ProxyFactory(owner=user, name="mine")
 
 
 @pytest.fixture
 def theirs(other_user):
-    return proxy_for(other_user, "theirs")
+    return ProxyFactory(owner=other_user, name="theirs")
 
 
 def test_it_lists_only_the_users_entries_newest_first_with_exactly_the_contract_fields(api, mine, theirs):
-    write(record(mine, T0, ip="10.0.0.1"), record(theirs, T0 + timedelta(seconds=1)),
-          record(mine, T0 + timedelta(seconds=2), status_code=429, failure="rate_limit", cache="bypass"))  # fmt: skip
+    write_logs(
+        LogRecordFactory(proxy=mine, at=T0, ip="10.0.0.1"),
+        LogRecordFactory(proxy=theirs, at=T0 + timedelta(seconds=1)),
+        LogRecordFactory(
+            proxy=mine, at=T0 + timedelta(seconds=2), status_code=429, failure="rate_limit", cache="bypass"
+        ),
+    )
 
     body = api.get("/api/v1/logs/").json()
 
@@ -43,12 +48,12 @@ def test_it_lists_only_the_users_entries_newest_first_with_exactly_the_contract_
 
 
 def test_it_filters_by_proxy_status_cache_failure_ip_and_time(api, user, mine):
-    second = proxy_for(user, "second")
-    write(
-        record(mine, T0, cache="hit"),
-        record(mine, T0 + timedelta(minutes=1), status_code=500, failure="error"),
-        record(second, T0 + timedelta(minutes=2), ip="192.168.1.9"),
-        record(second, T0 + timedelta(minutes=3), status_code=429, failure="rate_limit"),
+    second = ProxyFactory(owner=user, name="second")
+    write_logs(
+        LogRecordFactory(proxy=mine, at=T0, cache="hit"),
+        LogRecordFactory(proxy=mine, at=T0 + timedelta(minutes=1), status_code=500, failure="error"),
+        LogRecordFactory(proxy=second, at=T0 + timedelta(minutes=2), ip="192.168.1.9"),
+        LogRecordFactory(proxy=second, at=T0 + timedelta(minutes=3), status_code=429, failure="rate_limit"),
     )
 
     def ids(**query):
@@ -73,12 +78,14 @@ def test_it_answers_400_to_a_bad_filter(api, mine):
 
 def test_a_page_boundary_holds_when_entries_arrive_between_pages(api, mine):
     # Several entries share a timestamp, so an offset-on-timestamp cursor would shift; the keyset does not.
-    write(*[record(mine, T0 + timedelta(seconds=i // 2)) for i in range(10)])
+    write_logs(*[LogRecordFactory(proxy=mine, at=T0 + timedelta(seconds=i // 2)) for i in range(10)])
     first = api.get("/api/v1/logs/", {"page_size": 4}).json()
 
-    write(
-        record(mine, T0 + timedelta(seconds=10)),  # newer than everything: belongs before page 1
-        record(mine, T0 + timedelta(seconds=3)),  # same timestamp as entries of page 1 and 2, newer id
+    write_logs(
+        LogRecordFactory(proxy=mine, at=T0 + timedelta(seconds=10)),  # newer than everything: belongs before page 1
+        LogRecordFactory(
+            proxy=mine, at=T0 + timedelta(seconds=3)
+        ),  # same timestamp as entries of page 1 and 2, newer id
     )
     pages, url = [first["results"]], first["next"]
     while url:
@@ -99,9 +106,11 @@ def test_the_next_pages_carry_the_first_pages_count_instead_of_counting_again(ap
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    write(*[record(mine, T0 + timedelta(seconds=i)) for i in range(5)])
+    write_logs(*[LogRecordFactory(proxy=mine, at=T0 + timedelta(seconds=i)) for i in range(5)])
     first = api.get("/api/v1/logs/", {"page_size": 2, "cache": "miss"}).json()
-    write(record(mine, T0 + timedelta(seconds=10)))  # written after page 1: on a new first page, not in its count
+    write_logs(
+        LogRecordFactory(proxy=mine, at=T0 + timedelta(seconds=10))
+    )  # written after page 1: on a new first page, not in its count
 
     with CaptureQueriesContext(connection) as queries:
         second = api.get(first["next"]).json()
@@ -114,7 +123,7 @@ def test_the_next_pages_carry_the_first_pages_count_instead_of_counting_again(ap
 def test_a_cursor_from_before_cursors_carried_the_count_still_pages_and_counts(api, mine):
     import base64
 
-    write(*[record(mine, T0 + timedelta(seconds=i)) for i in range(3)])
+    write_logs(*[LogRecordFactory(proxy=mine, at=T0 + timedelta(seconds=i)) for i in range(3)])
     newest = LogEntry.objects.order_by("-timestamp", "-id").first()
     old_cursor = base64.urlsafe_b64encode(f"{newest.timestamp.isoformat()}|{newest.id}".encode()).decode()
     page = api.get("/api/v1/logs/", {"cursor": old_cursor}).json()
@@ -149,8 +158,10 @@ def sqlite_steps(qs) -> int:
 def test_a_later_page_reads_about_its_own_rows_however_many_older_entries_there_are(user, mine):
     from logs.selectors import before, log_entries
 
-    other = proxy_for(user, "other")  # the owner-wide list merges proxies
-    write(*[record((mine, other)[i % 2], T0 + timedelta(hours=1, seconds=i)) for i in range(200)])
+    other = ProxyFactory(owner=user, name="other")  # the owner-wide list merges proxies
+    write_logs(
+        *[LogRecordFactory(proxy=(mine, other)[i % 2], at=T0 + timedelta(hours=1, seconds=i)) for i in range(200)]
+    )
     newest = list(LogEntry.objects.order_by("-timestamp", "-id")[:51])[-1]
 
     def page_two_steps() -> dict:
@@ -161,7 +172,9 @@ def test_a_later_page_reads_about_its_own_rows_however_many_older_entries_there_
         return {name: sqlite_steps(before(qs, newest.timestamp, newest.id)[:51]) for name, qs in lists.items()}
 
     few_older = page_two_steps()
-    write(*[record((mine, other)[i % 2], T0 + timedelta(seconds=i / 1000)) for i in range(3000)])  # all older
+    write_logs(
+        *[LogRecordFactory(proxy=(mine, other)[i % 2], at=T0 + timedelta(seconds=i / 1000)) for i in range(3000)]
+    )  # all older
     many_older = page_two_steps()
     for name in few_older:
         assert many_older[name] <= 1.5 * few_older[name] + 10, (name, few_older, many_older)

@@ -9,6 +9,7 @@ import pytest
 from logs.records import Entry, LogRecord, rows_of
 from logs.writer import batch_of
 from providers.base import Usage
+from tests.factories import LogRecordFactory, ProxyFactory, write_logs
 
 
 def every_field_set() -> LogRecord:
@@ -64,13 +65,14 @@ def test_timestamps_are_stored_as_django_itself_would_store_them(db):
 def test_a_batch_longer_than_one_insert_statement_lands_row_for_row(user):
     from logs.models import LogEntry
     from logs.writer import ROWS_PER_INSERT
-    from tests.logs.factories import proxy_for, record, write
 
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     n = 2 * ROWS_PER_INSERT + 7  # two full statements and a short one
-    write(
+    write_logs(
         *(
-            record(proxy, 1764000000 + i, path=f"/v1/p{i}", latency_ms=float(i), status_code=200 + i % 3)
+            LogRecordFactory(
+                proxy=proxy, at=1764000000 + i, path=f"/v1/p{i}", latency_ms=float(i), status_code=200 + i % 3
+            )
             for i in range(n)
         )
     )
@@ -86,12 +88,13 @@ def test_a_batch_with_a_row_its_table_refuses_lands_nothing_and_stays_queued(use
 
     from logs.models import LogEntry
     from logs.writer import ROWS_PER_INSERT, LogWriter
-    from tests.logs.factories import proxy_for, record
 
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     writer = LogWriter()
-    records = [record(proxy, 1764000000 + i, status_code=200) for i in range(2 * ROWS_PER_INSERT)]
-    records[ROWS_PER_INSERT + 5] = record(proxy, 1764000000, status_code=-1)  # the column's CHECK (>= 0) refuses it
+    records = [LogRecordFactory(proxy=proxy, at=1764000000 + i, status_code=200) for i in range(2 * ROWS_PER_INSERT)]
+    records[ROWS_PER_INSERT + 5] = LogRecordFactory(
+        proxy=proxy, at=1764000000, status_code=-1
+    )  # the column's CHECK (>= 0) refuses it
     for r in records:
         writer.enqueue(r)
     # SQLite's INSERT OR FAIL keeps a failing statement's earlier rows: the transaction must take them back
@@ -105,9 +108,7 @@ def test_a_batch_with_a_row_its_table_refuses_lands_nothing_and_stays_queued(use
 def test_values_a_row_lacks_are_stored_as_null(user):
     from django.db import connection
 
-    from tests.logs.factories import proxy_for, record, write
-
-    write(record(proxy_for(user), 1764000000, failure=None, usage=None))
+    write_logs(LogRecordFactory(proxy=ProxyFactory(owner=user), at=1764000000, failure=None, usage=None))
     with connection.cursor() as cursor:
         cursor.execute("SELECT failure IS NULL, prompt_tokens IS NULL, cost_usd IS NULL FROM logs_logentry")
         assert cursor.fetchall() == [(True, True, True)]
@@ -118,14 +119,16 @@ def test_the_proxy_time_index_stays_about_as_dense_as_the_append_only_time_index
     from django.db import OperationalError, connection
 
     from logs.writer import LogWriter
-    from tests.logs.factories import proxy_for, record, write
 
     if connection.vendor != "sqlite":
         pytest.skip("reads SQLite's page statistics")
-    proxies = [proxy_for(user, f"p{i}") for i in range(2)]
+    proxies = [ProxyFactory(owner=user, name=f"p{i}") for i in range(2)]
     writer = LogWriter()
     for batch in range(8):  # batches of interleaved proxies, as the writer gets them
-        write(*(record(proxies[i % 2], 1764000000 + batch + i / 1000) for i in range(500)), writer=writer)
+        write_logs(
+            *(LogRecordFactory(proxy=proxies[i % 2], at=1764000000 + batch + i / 1000) for i in range(500)),
+            writer=writer,
+        )
     with connection.cursor() as cursor:
         try:
             cursor.execute("SELECT name, count(*) FROM dbstat WHERE name LIKE 'log%' GROUP BY name")
@@ -149,17 +152,16 @@ def test_the_writer_sleeps_its_interval_unless_a_batch_fills_up_or_it_is_stopped
     from logs.models import LogEntry
     from logs.writer import LogWriter
     from tests.conftest import wait_until
-    from tests.logs.factories import proxy_for, record
 
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     writer = LogWriter(interval=3600, batch=3)  # an hour: only a full batch or stop() can wake it
     writer.start()
     for i in range(2):
-        writer.enqueue(record(proxy, 1764000000 + i))
+        writer.enqueue(LogRecordFactory(proxy=proxy, at=1764000000 + i))
     assert writer.written == 0
-    writer.enqueue(record(proxy, 1764000002))
+    writer.enqueue(LogRecordFactory(proxy=proxy, at=1764000002))
     wait_until(lambda: writer.written == 3, timeout=10)
-    writer.enqueue(record(proxy, 1764000003))
+    writer.enqueue(LogRecordFactory(proxy=proxy, at=1764000003))
     started = time.monotonic()
     writer.stop()
     assert time.monotonic() - started < 10

@@ -8,7 +8,7 @@ from django.utils import timezone
 from logs.writer import batch_of
 from metrics.rollup import Rollup, floor
 from providers.base import Usage
-from tests.logs.factories import proxy_for, record, write
+from tests.factories import LogRecordFactory, ProxyFactory, write_logs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,12 +16,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_it_answers_the_users_buckets_with_rates_and_zeros_for_quiet_minutes(api, user, other_user):
     from logs.writer import LogWriter
 
-    mine, theirs = proxy_for(user), proxy_for(other_user)
+    mine, theirs = ProxyFactory(owner=user), ProxyFactory(owner=other_user)
     start = floor(timezone.now() - timedelta(minutes=10), 60)
     writer = LogWriter()
     Rollup().attach(writer)
-    write(record(mine, start, cache="hit"), record(mine, start + timedelta(seconds=1), status_code=500),
-          *[record(theirs, start) for _ in range(5)], writer=writer)  # fmt: skip
+    write_logs(
+        LogRecordFactory(proxy=mine, at=start, cache="hit"),
+        LogRecordFactory(proxy=mine, at=start + timedelta(seconds=1), status_code=500),
+        *[LogRecordFactory(proxy=theirs, at=start) for _ in range(5)],
+        writer=writer,
+    )
     query = {"window": "1m", "since": start.isoformat(), "until": (start + timedelta(minutes=3)).isoformat()}
 
     buckets = api.get("/api/v1/metrics/", query).json()
@@ -43,10 +47,21 @@ def test_it_answers_the_users_buckets_with_rates_and_zeros_for_quiet_minutes(api
 
 def test_prometheus_is_open_to_loopback_only_when_no_token_is_set(client, settings, user):
     settings.RUBBERDUCK_METRICS_TOKEN = ""
-    write(record(proxy_for(user), timezone.now(), failure="rate_limit", status_code=429))
+    write_logs(
+        LogRecordFactory(proxy=ProxyFactory(owner=user), at=timezone.now(), failure="rate_limit", status_code=429)
+    )
     from metrics.prometheus import observe_rows
 
-    observe_rows(batch_of([record(proxy_for(user, "q"), timezone.now().timestamp(), cache="hit").frozen()], [1]))
+    observe_rows(
+        batch_of(
+            [
+                LogRecordFactory(
+                    proxy=ProxyFactory(owner=user, name="q"), at=timezone.now().timestamp(), cache="hit"
+                ).frozen()
+            ],
+            [1],
+        )
+    )
 
     response = client.get("/metrics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
@@ -60,13 +75,17 @@ def test_prometheus_is_open_to_loopback_only_when_no_token_is_set(client, settin
 def test_prometheus_counts_every_row_of_a_mixed_batch(user, other_user):
     from metrics.prometheus import CACHE_HITS, FAILURES, LATENCY, REQUESTS, observe_rows
 
-    a, b = proxy_for(user, "a"), proxy_for(other_user, "b")
+    a, b = ProxyFactory(owner=user, name="a"), ProxyFactory(owner=other_user, name="b")
     now = timezone.now().timestamp()
-    batch = batch_of([r.frozen() for r in (
-        record(a, now, cache="hit", latency_ms=2.0), record(a, now, cache="hit", latency_ms=3.0),
-        record(a, now, status_code=500), record(a, now, failure="rate_limit", status_code=429),
-        record(b, now, cache="hit"), record(b, now, failure="timeout", status_code=200),
-    )], range(1, 7))  # fmt: skip
+    records = [
+        LogRecordFactory(proxy=a, at=now, cache="hit", latency_ms=2.0),
+        LogRecordFactory(proxy=a, at=now, cache="hit", latency_ms=3.0),
+        LogRecordFactory(proxy=a, at=now, status_code=500),
+        LogRecordFactory(proxy=a, at=now, failure="rate_limit", status_code=429),
+        LogRecordFactory(proxy=b, at=now, cache="hit"),
+        LogRecordFactory(proxy=b, at=now, failure="timeout", status_code=200),
+    ]
+    batch = batch_of([r.frozen() for r in records], range(1, 7))
 
     def value(metric, *labels):
         sample = "_sum" if metric is LATENCY else "_total"
@@ -94,21 +113,20 @@ def test_prometheus_wants_the_bearer_token_when_one_is_set(client, settings):
     assert ok.status_code == 200 and b"rubberduck_requests_total" in ok.content
 
 
-def test_a_model_genai_prices_does_not_know_costs_null_never_a_guess(user):
-    [unknown] = batch_of([record(proxy_for(user), 0.0, usage=Usage(model="acme-unknown-9", input_tokens=10,
-                                                                   output_tokens=5), pricing_provider="openai").frozen()], [1]).cost_usd  # fmt: skip
-    assert unknown is None
-    [known] = batch_of([record(proxy_for(user, "k"), 0.0, usage=Usage(model="gpt-4o", input_tokens=10,
-                                                                      output_tokens=5), pricing_provider="openai").frozen()], [2]).cost_usd  # fmt: skip
-    assert known > 0
+def cost_of(usage: Usage):
+    """The cost the writer's batch puts on one OpenAI request with this usage."""
+    record = LogRecordFactory(at=0.0, usage=usage, pricing_provider="openai")
+    return batch_of([record.frozen()], [1]).cost_usd[0]
 
 
-def test_cached_prompt_tokens_cost_what_the_provider_charges_for_them(user):
-    proxy = proxy_for(user)
+def test_a_model_genai_prices_does_not_know_costs_null_never_a_guess():
+    assert cost_of(Usage(model="acme-unknown-9", input_tokens=10, output_tokens=5)) is None
+    assert cost_of(Usage(model="gpt-4o", input_tokens=10, output_tokens=5)) > 0
 
+
+def test_cached_prompt_tokens_cost_what_the_provider_charges_for_them():
     def cost(cached):
-        usage = Usage(model="gpt-4o", input_tokens=10_000, output_tokens=100, cache_read_tokens=cached)
-        return batch_of([record(proxy, 0.0, usage=usage, pricing_provider="openai").frozen()], [1]).cost_usd[0]
+        return cost_of(Usage(model="gpt-4o", input_tokens=10_000, output_tokens=100, cache_read_tokens=cached))
 
     assert cost(8_000) < cost(None)
     # gpt-4o: $2.50 per M input, $1.25 per M cached input, $10 per M output

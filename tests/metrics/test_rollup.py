@@ -11,7 +11,7 @@ from logs.retention import apply_retention
 from logs.writer import LogWriter
 from metrics.models import MetricBucket
 from metrics.rollup import Rollup, floor, fold_hour
-from tests.logs.factories import proxy_for, record, write
+from tests.factories import LogRecordFactory, ProxyFactory, write_logs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,11 +32,11 @@ def minute_totals(**filters):
 
 
 def test_a_batch_is_counted_into_its_minutes_per_proxy_and_per_owner(user):
-    a, b = proxy_for(user, "a"), proxy_for(user, "b")
-    write(
-        record(a, T0, cache="hit"),
-        record(a, T0 + timedelta(seconds=59), status_code=500),
-        record(b, T0 + timedelta(seconds=61), failure="timeout", status_code=504),
+    a, b = ProxyFactory(owner=user, name="a"), ProxyFactory(owner=user, name="b")
+    write_logs(
+        LogRecordFactory(proxy=a, at=T0, cache="hit"),
+        LogRecordFactory(proxy=a, at=T0 + timedelta(seconds=59), status_code=500),
+        LogRecordFactory(proxy=b, at=T0 + timedelta(seconds=61), failure="timeout", status_code=504),
         writer=rolled_writer(),
     )
     assert minute_totals() == {
@@ -46,15 +46,15 @@ def test_a_batch_is_counted_into_its_minutes_per_proxy_and_per_owner(user):
 
 
 def test_rows_out_of_time_order_each_land_in_their_own_minute(user):
-    a = proxy_for(user, "a")
+    a = ProxyFactory(owner=user, name="a")
     # A slow request is queued after faster ones that arrived later, so a batch is not in time order.
     at = [61, 59.999, 60, 5, 119.999, 120]
-    write(*(record(a, T0 + timedelta(seconds=s)) for s in at), writer=rolled_writer())
+    write_logs(*(LogRecordFactory(proxy=a, at=T0 + timedelta(seconds=s)) for s in at), writer=rolled_writer())
     assert {m: n for (m, proxy), (n, _, _) in minute_totals().items() if proxy == a.id} == {0: 2, 1: 3, 2: 1}
 
 
 def test_counts_commit_with_the_rows_or_not_at_all(user):
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     writer = rolled_writer()
     boom = [True]
 
@@ -63,7 +63,7 @@ def test_counts_commit_with_the_rows_or_not_at_all(user):
             raise RuntimeError("disk full")
 
     writer.in_transaction.append(fail_once)
-    writer.enqueue(record(proxy, T0))
+    writer.enqueue(LogRecordFactory(proxy=proxy, at=T0))
     with pytest.raises(RuntimeError):
         writer.flush()
     assert LogEntry.objects.count() == 0 and MetricBucket.objects.count() == 0
@@ -74,13 +74,13 @@ def test_counts_commit_with_the_rows_or_not_at_all(user):
 
 
 def test_a_restart_neither_loses_nor_double_counts_a_minute(user):
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     minute = floor(timezone.now() - timedelta(minutes=5), 60)  # recent: stop() also applies retention
     first = rolled_writer()
-    write(*[record(proxy, minute + timedelta(seconds=i)) for i in range(7)], writer=first)
+    write_logs(*[LogRecordFactory(proxy=proxy, at=minute + timedelta(seconds=i)) for i in range(7)], writer=first)
     first.stop()  # the process ends
     second = rolled_writer()  # a new process, same minute
-    write(*[record(proxy, minute + timedelta(seconds=30 + i)) for i in range(5)], writer=second)
+    write_logs(*[LogRecordFactory(proxy=proxy, at=minute + timedelta(seconds=30 + i)) for i in range(5)], writer=second)
     second.stop()
 
     bucket = MetricBucket.objects.get(window="1m", proxy__isnull=True)
@@ -89,10 +89,10 @@ def test_a_restart_neither_loses_nor_double_counts_a_minute(user):
 
 
 def test_folding_minutes_into_15m_and_1h_is_idempotent(user):
-    proxy = proxy_for(user)
-    write(
-        *[record(proxy, T0 + timedelta(minutes=m), usage=None) for m in (0, 5, 14, 15, 59)],
-        record(proxy, T0 + timedelta(minutes=61)),
+    proxy = ProxyFactory(owner=user)
+    write_logs(
+        *[LogRecordFactory(proxy=proxy, at=T0 + timedelta(minutes=m), usage=None) for m in (0, 5, 14, 15, 59)],
+        LogRecordFactory(proxy=proxy, at=T0 + timedelta(minutes=61)),
         writer=rolled_writer(),
     )
     MetricBucket.objects.filter(window="1m", proxy__isnull=True, start=T0).update(cost_usd=Decimal("0.5"))
@@ -111,10 +111,9 @@ def test_folding_minutes_into_15m_and_1h_is_idempotent(user):
 def test_retention_follows_the_site_settings_when_saved_else_settings(user, settings):
     from accounts.models import SiteSettings
 
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     now = timezone.now()
-    write(record(proxy, now - timedelta(days=10)), record(proxy, now - timedelta(days=3)), record(proxy, now),
-          writer=rolled_writer())  # fmt: skip
+    write_logs(*[LogRecordFactory(proxy=proxy, at=now - timedelta(days=d)) for d in (10, 3, 0)], writer=rolled_writer())
     settings.RUBBERDUCK_LOG_RETENTION_DAYS = 7
     settings.RUBBERDUCK_METRICS_RETENTION_DAYS = {"1m": 5, "15m": 30, "1h": 365}
     SiteSettings.objects.filter(pk=1).delete()

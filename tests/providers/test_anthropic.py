@@ -7,6 +7,7 @@ from decimal import Decimal
 import anthropic
 import genai_prices
 import httpx
+import httpx2
 import pytest
 
 from tests.conftest import flushed_logs, run_async, set_failures, wait_until
@@ -86,16 +87,19 @@ def test_it_caches_a_message_with_tools_and_a_system_prompt(proxy, upstream, run
     assert entries[0].cost_usd == entries[1].cost_usd == expected_cost() > 0
 
 
-def test_it_streams_the_real_event_sequence_and_replays_it_as_a_stream(proxy, upstream, runner):
-    client = client_for(proxy)
+def stream_twice(client, ask):
+    """Streams the same message twice; per run: the cache header, the event types, the final message."""
 
     def run():
-        with client.messages.stream(**ASK) as stream:
+        with client.messages.stream(**ask) as stream:
             events = [e.type for e in stream]
             return stream.response.headers["x-rubberduck-cache"], events, stream.get_final_message()
 
-    live_cache, live_events, live = run()
-    replay_cache, replay_events, replayed = run()
+    return run(), run()
+
+
+def test_it_streams_the_real_event_sequence_and_replays_it_as_a_stream(proxy, upstream, runner):
+    (live_cache, live_events, live), (replay_cache, replay_events, replayed) = stream_twice(client_for(proxy), ASK)
 
     assert (live_cache, replay_cache) == ("miss", "hit")
     assert live_events == replay_events
@@ -274,3 +278,57 @@ def test_unknown_paths_and_wrong_methods_get_anthropics_shapes(proxy, upstream):
     with pytest.raises(anthropic.NotFoundError):
         client_for(proxy).models.retrieve("claude-nope")  # forwarded: the fake has no such model
     assert [r.path for r in upstream.requests] == ["/v1/models/claude-nope"]
+
+
+# The legacy Text Completions API: anthropic>=1 has no resource for it any more, so it goes through client.post.
+PROMPT = {"model": fake.LEGACY_MODEL, "max_tokens_to_sample": 64, "prompt": "\n\nHuman: Say hello\n\nAssistant:"}
+
+
+def test_it_caches_a_legacy_text_completion(proxy, upstream, runner):
+    client = client_for(proxy)
+    first, second = (client.post("/v1/complete", body=PROMPT, cast_to=httpx2.Response) for _ in range(2))
+
+    assert (first.headers["x-rubberduck-cache"], second.headers["x-rubberduck-cache"]) == ("miss", "hit")
+    assert first.json() == second.json()
+    assert (first.json()["type"], first.json()["completion"]) == ("completion", "Hello from the fake Claude!")
+    assert [(r.path, r.headers["authorization"]) for r in upstream.requests] == [
+        ("/v1/complete", "Bearer sk-ant-test-key")
+    ]
+    entries = logs(runner, proxy, 2)
+    assert [(e.cache, e.model, e.prompt_tokens, e.cost_usd) for e in entries] == [
+        ("miss", fake.LEGACY_MODEL, None, None),  # the legacy API reports no tokens
+        ("hit", fake.LEGACY_MODEL, None, None),
+    ]
+
+
+def test_it_streams_legacy_completion_events_and_replays_them(proxy, upstream, runner):
+    client = client_for(proxy)
+
+    def run():
+        stream = client.post(
+            "/v1/complete",
+            body={**PROMPT, "stream": True},
+            cast_to=object,
+            stream=True,
+            stream_cls=anthropic.Stream[object],
+        )
+        with stream:
+            return stream.response.headers["x-rubberduck-cache"], list(stream)
+
+    (live_cache, live), (replay_cache, replayed) = run(), run()
+    assert (live_cache, replay_cache) == ("miss", "hit")
+    assert live == replayed and {e["type"] for e in live} == {
+        "completion"
+    }  # the SDK drops pings: it got them as events
+    assert "".join(e["completion"] for e in live) == "Hello from the fake Claude!"
+    assert live[-1]["stop_reason"] == "stop_sequence"
+    assert len(upstream.requests) == 1
+    assert [e.cache for e in logs(runner, proxy, 2)] == ["miss", "hit"]
+
+
+def test_a_legacy_completion_gets_anthropics_errors(api, runner, proxy, upstream):
+    set_failures(api, runner, proxy, {"errors": [{"status": 429, "rate": 1.0}]})
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        client_for(proxy).post("/v1/complete", body=PROMPT, cast_to=object)
+    assert caught.value.type == "rate_limit_error" and caught.value.request_id.startswith("req_")
+    assert upstream.requests == []

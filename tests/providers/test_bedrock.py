@@ -256,6 +256,57 @@ def test_it_never_caches_a_stream_that_carried_an_exception_event(
     assert [e.cache for e in logs(runner, proxy, 2)] == ["miss", "miss"]
 
 
+def guard(client, text, identifier="gr1abc2def3", version="1"):
+    content = [{"text": {"text": text}}]
+    return client.apply_guardrail(
+        guardrailIdentifier=identifier, guardrailVersion=version, source="INPUT", content=content
+    )
+
+
+def test_it_applies_a_guardrail_and_caches_its_assessment(server_credentials, proxy, upstream, runner):
+    client = client_for(proxy)
+    first, second = guard(client, "Give me stock tips"), guard(client, "Give me stock tips")
+
+    assert (cache_header(first), cache_header(second)) == ("miss", "hit")
+    for answer in (first, second):
+        assert answer["action"] == "GUARDRAIL_INTERVENED"
+        assert answer["outputs"] == [{"text": "Sorry, I cannot help with that."}]
+        assert answer["assessments"][0]["topicPolicy"]["topics"][0]["action"] == "BLOCKED"
+    assert guard(client, "Say hello")["action"] == "NONE"
+    guard(client, "Give me stock tips", version="DRAFT")
+    assert [r.path for r in upstream.requests] == [
+        "/guardrail/gr1abc2def3/version/1/apply",
+        "/guardrail/gr1abc2def3/version/1/apply",
+        "/guardrail/gr1abc2def3/version/DRAFT/apply",
+    ]
+    entries = logs(runner, proxy, 4)
+    assert [(e.cache, e.prompt_tokens, e.cost_usd) for e in entries[:2]] == [("miss", None, None), ("hit", None, None)]
+
+
+def test_it_applies_a_guardrail_named_by_its_arn(server_credentials, proxy, upstream):
+    arn = "arn:aws:bedrock:us-east-1:123456789012:guardrail/gr1abc2def3"
+    client = client_for(proxy)
+    assert [guard(client, "Say hello", identifier=arn)["action"] for _ in range(2)] == ["NONE", "NONE"]
+    assert upstream.requests[0].path == (
+        "/guardrail/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aguardrail%2Fgr1abc2def3/version/1/apply"
+    )
+    assert len(upstream.requests) == 1
+
+
+def test_guardrail_errors_raise_boto3s_own_exceptions(server_credentials, api, runner, proxy, upstream):
+    client = client_for(proxy)
+    upstream.queue(fake.error_reply(404, "ResourceNotFoundException", "The guardrail was not found."))
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        guard(client, "Say hello")
+    assert cache_header(guard(client, "Say hello")) == "miss"  # the error was not cached
+
+    set_failures(api, runner, proxy, {"errors": [{"status": 429, "rate": 1.0}]})
+    with pytest.raises(client.exceptions.ThrottlingException) as caught:
+        guard(client, "Say hello")
+    assert caught.value.response["ResponseMetadata"]["HTTPHeaders"]["x-rubberduck-failure"] == "error"
+    assert len(upstream.requests) == 2
+
+
 # 3. the model in the path
 
 

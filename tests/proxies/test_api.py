@@ -32,11 +32,41 @@ def create(api, **fields):
 
 def test_it_lists_the_providers(api):
     providers = {p["id"]: p for p in api.get("/api/v1/providers/").json()}
-    assert providers["openai"] == {
+    assert set(providers) == {"openai", "azure_openai", "anthropic", "bedrock", "vertex", "gemini"}
+    openai_entry = providers["openai"]
+    assert {k: openai_entry[k] for k in ("id", "name", "default_upstream_url")} == {
         "id": "openai",
         "name": "OpenAI",
         "default_upstream_url": "https://api.openai.com/v1",
     }
+    assert set(openai_entry) == {"id", "name", "default_upstream_url", "coverage"}
+
+
+def test_it_lists_what_each_provider_caches_forwards_passes_through_and_refuses(api):
+    providers = {p["id"]: p for p in api.get("/api/v1/providers/").json()}
+    anthropic = providers["anthropic"]["coverage"]
+    assert set(anthropic) == {"cached", "forwarded", "passthrough", "refused"}
+    assert {"operation": "messages", "method": "POST", "stream": "body", "paths": ["/v1/messages"]} in anthropic[
+        "cached"
+    ]
+    assert "complete" in [c["operation"] for c in anthropic["cached"]]
+    assert "batches.create" in [c["operation"] for c in anthropic["forwarded"]]
+    assert "batches.create" not in [c["operation"] for c in anthropic["cached"]]
+    assert anthropic["passthrough"] == ["/v1/"]
+    assert "404" in anthropic["refused"] and "/v1/" in anthropic["refused"]
+
+    vertex = {c["operation"]: c for c in providers["vertex"]["coverage"]["cached"]}
+    assert vertex["anthropic.messages.stream"]["paths"] == [
+        "/{version}/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict"
+    ]
+    assert len(vertex["generateContent"]["paths"]) == 3  # publisher model, deployed endpoint, express mode
+    bedrock = {c["operation"] for c in providers["bedrock"]["coverage"]["cached"]}
+    assert {"converse", "apply_guardrail"} <= bedrock
+    assert providers["gemini"]["coverage"]["passthrough"] == ["/v1beta/", "/v1/", "/v1alpha/", "/upload/"]
+
+
+def test_the_provider_list_needs_a_signed_in_user(db):
+    assert Client().get("/api/v1/providers/").status_code in (401, 403)
 
 
 def test_it_creates_a_proxy_with_the_contracts_fields(api):
@@ -67,6 +97,27 @@ def test_it_filters_the_list_by_status_provider_and_tag(api, user):
     assert names("?tag=x") == ["a"]
     assert names("?status=stopped") == ["b"]
     assert names("?provider=anthropic") == []
+
+
+def test_it_finds_a_proxy_by_name(api):
+    create(api, name="dev")
+    create(api, name="dev-2")
+    assert [p["name"] for p in api.get("/api/v1/proxies/?name=dev").json()] == ["dev"]
+    assert api.get("/api/v1/proxies/?name=nope").json() == []
+
+
+def test_a_name_is_unique_among_one_owners_proxies(api, other_api):
+    first = create(api, name="dev").json()
+    second = create(api, name="other").json()
+
+    response = create(api, name="dev")
+    assert response.status_code == 400
+    assert response.json() == {"name": ["You already have a proxy with this name."]}
+
+    response = api.patch(f"/api/v1/proxies/{second['id']}/", {"name": "dev"}, format="json")
+    assert response.status_code == 400 and "name" in response.json()
+    assert api.patch(f"/api/v1/proxies/{first['id']}/", {"name": "dev"}, format="json").status_code == 200
+    assert create(other_api, name="dev").status_code == 201  # another owner's names do not count
 
 
 def test_it_updates_and_deletes_a_proxy(api):

@@ -1,5 +1,6 @@
 """The cache key is one pure function: what identifies a request, and nothing volatile."""
 
+import httpx
 import pytest
 
 from proxies.cache_key import cache_key, canonical_body
@@ -77,3 +78,51 @@ def test_a_key_never_changes_for_the_same_request_across_releases():
         )
         == "cc4af51ec25f08c718d5b3588692d94e463fd692d6ab59027bd749934c4ac6f4"
     )
+
+
+def form(fields=(("model", "gpt-4o-transcribe"),), files=(("file", ("a.mp3", b"ID3 audio", "audio/mpeg")),)):
+    """A multipart/form-data body as httpx (the SDKs' client) writes it: a fresh random boundary every time."""
+    request = httpx.Request("POST", "http://x/v1/audio/transcriptions", data=dict(fields), files=list(files))
+    return request.read(), request.headers["content-type"]
+
+
+def form_key(body_and_type):
+    body, content_type = body_and_type
+    return cache_key("POST", "/v1/audio/transcriptions", [], [], body, content_type=content_type)
+
+
+def test_a_form_is_keyed_on_its_parts_not_on_its_random_boundary():
+    first, second = form(), form()
+    assert first[1] != second[1] and first[0] != second[0]  # a new boundary each time
+    assert form_key(first) == form_key(second)
+
+
+def test_every_part_of_a_form_counts():
+    base = form_key(form())
+    assert form_key(form(files=[("file", ("a.mp3", b"other audio", "audio/mpeg"))])) != base
+    assert form_key(form(files=[("file", ("b.mp3", b"ID3 audio", "audio/mpeg"))])) != base
+    assert form_key(form(files=[("file", ("a.mp3", b"ID3 audio", "audio/wav"))])) != base
+    assert form_key(form(fields=[("model", "whisper-1")])) != base
+    assert form_key(form(fields=[("model", "gpt-4o-transcribe"), ("language", "en")])) != base
+
+
+def test_form_fields_are_order_free_but_a_repeated_fields_order_counts():
+    a = form(fields=[("model", "m"), ("language", "en")])
+    b = form(fields=[("language", "en"), ("model", "m")])
+    assert form_key(a) == form_key(b)
+    names = form(fields=[("known_speaker_names[]", ["ada", "bob"])])
+    swapped = form(fields=[("known_speaker_names[]", ["bob", "ada"])])
+    assert form_key(names) != form_key(swapped)  # they pair with known_speaker_references[] by position
+
+
+def test_a_malformed_form_is_keyed_on_its_raw_bytes():
+    body = b"--x\r\nContent-Disposition: form-data; name=model\r\n\r\nwhisper-1"  # no closing boundary
+    assert form_key((body, "multipart/form-data; boundary=x")) == key(body, path="/v1/audio/transcriptions")
+    assert form_key((body, "multipart/form-data; boundary=x")) != form_key(
+        (body + b"!", "multipart/form-data; boundary=x")
+    )
+
+
+def test_a_form_never_shares_a_key_with_a_raw_body():
+    body, content_type = form()
+    assert form_key((body, content_type)) != form_key((body, "application/octet-stream"))

@@ -6,6 +6,7 @@ import pytest
 
 from proxies.models import Proxy
 from proxies.services import port_assign, port_is_bindable
+from tests.factories import ProxyFactory
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def test_it_assigns_the_lowest_free_port(db, port_window):
 
 
 def test_it_skips_ports_used_by_other_proxies(user, port_window):
-    Proxy.objects.create(owner=user, name="a", provider="openai", model_name="m", port=port_window)
+    ProxyFactory(owner=user, port=port_window)
     assert port_assign() == port_window + 1
 
 
@@ -38,13 +39,13 @@ def test_it_says_so_when_the_range_is_full(user, port_window, settings):
     from proxies.services import NoFreePort
 
     settings.RUBBERDUCK_PORT_RANGE = (port_window, port_window)
-    Proxy.objects.create(owner=user, name="a", provider="openai", model_name="m", port=port_window)
+    ProxyFactory(owner=user, port=port_window)
     with pytest.raises(NoFreePort):
         port_assign()
 
 
 def test_the_api_rejects_a_port_another_proxy_uses(api, user):
-    Proxy.objects.create(owner=user, name="a", provider="openai", model_name="m", port=23456)
+    ProxyFactory(owner=user, port=23456)
     response = api.post(
         "/api/v1/proxies/", {"name": "b", "provider": "openai", "model_name": "m", "port": 23456}, format="json"
     )

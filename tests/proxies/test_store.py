@@ -7,7 +7,7 @@ from providers.base import Usage
 from proxies import store
 from proxies.cache import Cached
 from proxies.models import CacheEntry, Proxy
-from tests.logs.factories import proxy_for
+from tests.factories import ProxyFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,7 +15,7 @@ HEADERS = (("content-type", "text/event-stream"), ("x-request-id", "req_1"))
 
 
 def test_an_entry_comes_back_as_it_was_stored(user):
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     rows = store.RowIds({})
     stream = Cached(200, HEADERS, b"data: 1\n\ndata: 2\n\n", ((0.0, 9), (12.5, 9)), Usage("gpt-4o", 3, 4, 1, None))
     plain = Cached(201, (("content-type", "application/json"),), b'{"ok":true}', None, None)
@@ -30,7 +30,7 @@ def test_an_entry_comes_back_as_it_was_stored(user):
 
 
 def test_each_batch_learns_the_ids_of_its_own_new_rows_only(user):
-    proxy, other = proxy_for(user), proxy_for(user, "other")
+    proxy, other = ProxyFactory(owner=user), ProxyFactory(owner=user, name="other")
     rows, other_rows = store.RowIds({}), store.RowIds({})
     store.save_entries(proxy.id, rows, {"a" * 64: Cached(200, HEADERS, b"a", None, None)})
     store.save_entries(other.id, other_rows, {"b" * 64: Cached(200, HEADERS, b"b", None, None)})
@@ -41,7 +41,7 @@ def test_each_batch_learns_the_ids_of_its_own_new_rows_only(user):
 
 
 def test_storing_a_key_again_replaces_the_answer_in_place_and_keeps_its_hits_and_age(user):
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     rows = store.RowIds({})
     store.save_entries(proxy.id, rows, {"k" * 64: Cached(200, HEADERS, b"old", None, None)})
     store.add_hits(rows, {"k" * 64: 3, "never stored": 5})
@@ -54,7 +54,7 @@ def test_storing_a_key_again_replaces_the_answer_in_place_and_keeps_its_hits_and
 
 
 def test_a_row_deleted_meanwhile_is_forgotten_when_looked_up(user):
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     rows = store.RowIds({})
     store.save_entries(proxy.id, rows, {"k" * 64: Cached(200, HEADERS, b"x", None, None)})
     CacheEntry.objects.all().delete()
@@ -64,7 +64,7 @@ def test_a_row_deleted_meanwhile_is_forgotten_when_looked_up(user):
 
 
 def test_a_key_written_twice_by_two_runners_loads_as_its_later_row(user):
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     first, second = (store.RowIds({}), store.RowIds({}))
     store.save_entries(proxy.id, first, {"k" * 64: Cached(200, HEADERS, b"first", None, None)})
     store.save_entries(proxy.id, second, {"k" * 64: Cached(200, HEADERS, b"second", None, None)})
@@ -74,7 +74,7 @@ def test_a_key_written_twice_by_two_runners_loads_as_its_later_row(user):
 
 
 def test_entries_of_a_proxy_deleted_meanwhile_are_dropped_quietly(user):
-    proxy = proxy_for(user)
+    proxy = ProxyFactory(owner=user)
     Proxy.objects.filter(id=proxy.id).delete()
     rows = store.RowIds({})
     store.save_entries(proxy.id, rows, {"k" * 64: Cached(200, HEADERS, b"x", None, None)})

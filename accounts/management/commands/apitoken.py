@@ -10,14 +10,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("email")
-        parser.add_argument("--create", action="store_true", help="create the user, email-verified, if missing")
+        parser.add_argument(
+            "--create-user",
+            "--create",
+            dest="create",
+            action="store_true",
+            help="create the user, email-verified, if missing (the first is admin)",
+        )
         parser.add_argument("--name", default="cli")
 
     def handle(self, *args, email, create, name, **options):
         user = get_user_model().objects.filter(email__iexact=email).first()
         if user is None:
             if not create:
-                raise CommandError(f"No user with email {email}. Use --create to create one.")
-            user = user_create_verified(email=email)
+                raise CommandError(f"No user with email {email}. Use --create-user to create one.")
+            user = user_create_verified(email=email, first_is_admin=True)
         _, key = ApiToken.issue(user, name)
         self.stdout.write(key)

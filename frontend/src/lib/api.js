@@ -168,6 +168,7 @@ export const api = {
   clearCache: (id) => del(`${API}/proxies/${id}/cache`),
   failures: (id) => get(`${API}/proxies/${id}/failures`),
   saveFailures: (id, config) => put(`${API}/proxies/${id}/failures`, config),
+  cloneProxy: (id, name) => post(`${API}/proxies/${id}/clone`, name ? { name } : {}),
 
   // Returns {count, next, results}; `url` is a `next` link from a previous page.
   logs: async (params, url) => {

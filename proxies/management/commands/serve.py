@@ -1,10 +1,9 @@
-import os
-
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from proxies.management.commands.apply import apply_file
 from proxies.runner import Runner
 
 
@@ -12,12 +11,19 @@ class Command(BaseCommand):
     help = "Serves the web UI, the REST API and WebSockets with daphne, with the proxy runner embedded."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=int(os.environ.get("RUBBERDUCK_PORT", "8000")))
-        parser.add_argument("--host", default=os.environ.get("RUBBERDUCK_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=settings.RUBBERDUCK_PORT)
+        parser.add_argument("--host", default=settings.RUBBERDUCK_HOST)
+        parser.add_argument("--config", help="a declaration file to apply before serving (docs/declarations.md)")
+        parser.add_argument("--user", help="whose proxies --config declares (default: the only admin, or user)")
+        parser.add_argument("--prune", action="store_true", help="with --config: delete the proxies it omits")
 
-    def handle(self, *args, port, host, **options):
+    def handle(self, *args, port, host, config, user, prune, **options):
         from rubberduck_site.asgi import application
 
+        if (user or prune) and not config:
+            raise CommandError("--user and --prune go with --config.")
+        if config:
+            apply_file(self, config, user, prune)  # before the runner starts, which then serves the result
         runner = Runner()
         runner.start(embedded=True)
         self.stdout.write(f"Rubberduck on http://{host}:{port}/ (proxies bind {settings.RUBBERDUCK_PROXY_HOST})")

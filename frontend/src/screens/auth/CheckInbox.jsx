@@ -3,6 +3,7 @@ import { Link, useLocation } from 'react-router'
 import { MailCheck } from 'lucide-react'
 import { AuthTitle } from '../../components/AuthLayout.jsx'
 import { Button } from '../../components/Button.jsx'
+import { useEmailsGoToConsole } from '../../components/ConsoleEmailNote.jsx'
 import { auth } from '../../lib/api.js'
 import { useToast } from '../../lib/toast.jsx'
 
@@ -11,12 +12,14 @@ export default function CheckInbox() {
   const { state } = useLocation()
   const toast = useToast()
   const [busy, setBusy] = useState(false)
+  const toConsole = useEmailsGoToConsole()
+  const to = state?.email ? ` for ${state.email}` : ''
 
   const resend = async () => {
     setBusy(true)
     try {
       await auth.resendVerification()
-      toast.success('Verification email sent again.')
+      toast.success(toConsole ? 'Verification link printed again.' : 'Verification email sent again.')
     } catch (e) {
       toast.error(e.message || 'Could not resend the email.')
     } finally {
@@ -29,17 +32,24 @@ export default function CheckInbox() {
       <div className="mb-4 grid size-10 place-items-center rounded-full bg-accent-50 text-accent">
         <MailCheck className="size-5" aria-hidden />
       </div>
-      <AuthTitle
-        title="Check your inbox"
-        subtitle={
-          state?.email
-            ? `We sent a verification link to ${state.email}. Open it to activate your account.`
-            : 'We sent you a verification link. Open it to activate your account.'
-        }
-      />
+      {toConsole ? (
+        <AuthTitle
+          title="Check the server's console"
+          subtitle={`No email service is configured, so the verification link${to} was printed in the server's console (where it runs) instead of sent. Open it to activate your account.`}
+        />
+      ) : (
+        <AuthTitle
+          title="Check your inbox"
+          subtitle={
+            state?.email
+              ? `We sent a verification link to ${state.email}. Open it to activate your account.`
+              : 'We sent you a verification link. Open it to activate your account.'
+          }
+        />
+      )}
       <div className="flex items-center justify-between">
         <Button onClick={resend} loading={busy} data-testid="resend-verification">
-          Resend email
+          {toConsole ? 'Print it again' : 'Resend email'}
         </Button>
         <Link to="/login" className="text-sm font-medium text-accent hover:underline">
           Back to sign in

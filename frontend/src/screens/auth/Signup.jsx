@@ -2,6 +2,7 @@ import { useState } from 'react'
 import { Link, Navigate, useNavigate } from 'react-router'
 import { AuthTitle } from '../../components/AuthLayout.jsx'
 import { Button } from '../../components/Button.jsx'
+import { ConsoleEmailNote } from '../../components/ConsoleEmailNote.jsx'
 import { FormError, TextField } from '../../components/Field.jsx'
 import { SocialButtons } from '../../components/SocialButtons.jsx'
 import { auth } from '../../lib/api.js'
@@ -51,6 +52,10 @@ export default function Signup() {
   return (
     <>
       <AuthTitle title="Create your account" subtitle="Cache, replay and break your LLM calls on purpose." />
+      <ConsoleEmailNote>
+        No email service is configured: the verification link will be printed in the server&apos;s console (where
+        it runs), not sent.
+      </ConsoleEmailNote>
       <form onSubmit={onSubmit} noValidate className="space-y-4" data-testid="signup-form">
         <FormError message={formError} />
         <TextField label="Email" type="email" autoComplete="email" value={form.email} onChange={set('email')} error={errors.email} data-testid="signup-email" autoFocus />

@@ -1,12 +1,13 @@
 import { useState } from 'react'
 import { Menu, MenuButton, MenuItem, MenuItems } from '@headlessui/react'
-import { ChevronDown, Eraser, Pencil, Play, Square, Trash2, Zap } from 'lucide-react'
+import { ChevronDown, CopyPlus, Eraser, Pencil, Play, Square, Trash2, Zap } from 'lucide-react'
 import { Button, IconButton } from '../../components/Button.jsx'
 import { ConfirmDialog } from '../../components/ConfirmDialog.jsx'
 import { useProxyActions } from './useProxyActions.js'
 
-// Start / Stop ▾ (graceful, force) / Edit / Clear cache / Delete for one proxy.
-export function ProxyActions({ proxy, onEdit, onDeleted }) {
+// Start / Stop ▾ (graceful, force) / Edit / Clone / Clear cache / Delete for one proxy.
+// Clone shows only with `onCloned`, which is given the new proxy.
+export function ProxyActions({ proxy, onEdit, onDeleted, onCloned }) {
   const a = useProxyActions(proxy)
   const [confirm, setConfirm] = useState(null) // 'cache' | 'delete' | null
   const n = proxy.name
@@ -80,6 +81,16 @@ export function ProxyActions({ proxy, onEdit, onDeleted }) {
       {onEdit && (
         <IconButton label={`Edit ${n}`} onClick={onEdit} data-testid={`edit-${n}`}>
           <Pencil className="size-3.5" />
+        </IconButton>
+      )}
+      {onCloned && (
+        <IconButton
+          label={`Clone ${n}`}
+          onClick={() => a.clone.mutate(undefined, { onSuccess: onCloned })}
+          disabled={a.clone.isPending}
+          data-testid={`clone-${n}`}
+        >
+          <CopyPlus className="size-3.5" />
         </IconButton>
       )}
       <IconButton label={`Clear cache of ${n}`} onClick={() => setConfirm('cache')} data-testid={`clear-cache-${n}`}>

@@ -9,6 +9,7 @@ import { PageSkeleton } from '../../components/AppLayout.jsx'
 import { StatusPill, Badge } from '../../components/StatusPill.jsx'
 import { api } from '../../lib/api.js'
 import { useProviders } from '../../lib/session.js'
+import { Coverage } from './Coverage.jsx'
 import { FailureEditor } from './FailureEditor.jsx'
 import { ProxyActions } from './ProxyActions.jsx'
 import { ProxyForm } from './ProxyForm.jsx'
@@ -56,7 +57,12 @@ export default function ProxyDetail() {
             <h1 className="text-2xl font-semibold tracking-tight text-slate-900">{p.name}</h1>
             <StatusPill status={p.status} testId={`status-${p.name}`} />
           </div>
-          <ProxyActions proxy={p} onEdit={() => setEditing(true)} onDeleted={() => navigate('/proxies', { replace: true })} />
+          <ProxyActions
+            proxy={p}
+            onEdit={() => setEditing(true)}
+            onDeleted={() => navigate('/proxies', { replace: true })}
+            onCloned={(copy) => navigate(`/proxies/${copy.id}`)}
+          />
         </div>
       </div>
 
@@ -109,6 +115,7 @@ export default function ProxyDetail() {
         </Card>
       </div>
 
+      {provider?.coverage && <Coverage coverage={provider.coverage} providerName={provider.name} />}
       <FailureEditor key={p.id} proxy={p} />
       <ProxyForm open={editing} proxy={p} onClose={() => setEditing(false)} />
     </div>

@@ -51,5 +51,14 @@ export function useProxyActions(proxy) {
     onError: (e) => toast.error(`Could not delete ${proxy.name}: ${e.message}`),
   })
 
-  return { start, stopGraceful, stopForce, clearCache, remove }
+  const clone = useMutation({
+    mutationFn: () => api.cloneProxy(proxy.id),
+    onSuccess: (copy) => {
+      qc.invalidateQueries({ queryKey: ['proxies'] })
+      toast.success(`Cloned ${proxy.name} as ${copy.name}.`)
+    },
+    onError: (e) => toast.error(`Could not clone ${proxy.name}: ${e.message}`),
+  })
+
+  return { start, stopGraceful, stopForce, clearCache, remove, clone }
 }

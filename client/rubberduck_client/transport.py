@@ -1,0 +1,90 @@
+"""Runs plans (plans.py) over httpx: `run` blocking, `run_async` on an event loop. The only I/O of the client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from rubberduck_client.errors import RubberduckError
+from rubberduck_client.plans import Answer, Call, Pause, Plan
+
+VERSION = "0.1.0"
+DEFAULT_URL = "http://127.0.0.1:8000"
+# Starting a proxy answers once it runs, which the server waits for up to 10 s.
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+T = TypeVar("T")
+
+
+def client_options(url: str | None, token: str | None) -> dict[str, Any]:
+    """httpx client options for the server at `url` (default: $RUBBERDUCK_URL) with `token` ($RUBBERDUCK_TOKEN)."""
+    url = (url or os.environ.get("RUBBERDUCK_URL") or DEFAULT_URL).rstrip("/")
+    token = token or os.environ.get("RUBBERDUCK_TOKEN")
+    headers = {"accept": "application/json", "user-agent": f"rubberduck-client/{VERSION}"}
+    if token:
+        headers["authorization"] = f"Token {token}"
+    return {"base_url": url, "headers": headers, "timeout": TIMEOUT}
+
+
+def request_of(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+    return http.build_request(
+        call.method, call.path, params=call.params, json=call.json, content=call.content, headers=call.headers
+    )
+
+
+def answer_of(response: httpx.Response) -> Answer:
+    return Answer(response.status_code, response.headers, response.content, response.reason_phrase)
+
+
+def unreachable(http: httpx.Client | httpx.AsyncClient, error: httpx.TransportError) -> RubberduckError:
+    return RubberduckError(None, f"Cannot reach Rubberduck at {http.base_url}: {error}", code="unreachable")
+
+
+@dataclass(frozen=True)
+class Done:
+    value: Any
+
+
+def advance(plan: Plan[Any], reply: Answer | None) -> Call | Pause | Done:
+    try:
+        return plan.send(reply)
+    except StopIteration as done:
+        return Done(done.value)
+
+
+def run(http: httpx.Client, plan: Plan[T]) -> T:
+    with closing(plan):
+        step = advance(plan, None)
+        while not isinstance(step, Done):
+            if isinstance(step, Pause):
+                time.sleep(step.seconds)
+                step = advance(plan, None)
+                continue
+            try:
+                response = http.send(request_of(http, step))
+            except httpx.TransportError as e:
+                raise unreachable(http, e) from e
+            step = advance(plan, answer_of(response))
+        return step.value
+
+
+async def run_async(http: httpx.AsyncClient, plan: Plan[T]) -> T:
+    with closing(plan):
+        step = advance(plan, None)
+        while not isinstance(step, Done):
+            if isinstance(step, Pause):
+                await asyncio.sleep(step.seconds)
+                step = advance(plan, None)
+                continue
+            try:
+                response = await http.send(request_of(http, step))
+            except httpx.TransportError as e:
+                raise unreachable(http, e) from e
+            step = advance(plan, answer_of(response))
+        return step.value

@@ -1,0 +1,3 @@
+from rubberduck_cli.main import cli
+
+cli(prog_name="rubberduck")
