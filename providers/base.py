@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
@@ -113,6 +114,12 @@ class Route:
     cacheable: bool = True
     model: str | None = None
     params: dict[str, str] = field(default_factory=dict)
+    passthrough: bool = False  # modelled by no endpoint: forwarded as it is, both bodies streamed, never cached
+
+
+PASSTHROUGH = Route("passthrough", cacheable=False, passthrough=True)
+# A "." or ".." path segment: no API has one, and a server normalising it would answer for another path.
+DOT_SEGMENT = re.compile(r"/\.\.?(?:/|\Z)")
 
 
 @dataclass(slots=True)
@@ -146,7 +153,7 @@ class Answer:
 class UpstreamRequest:
     url: str
     headers: list[tuple[str, str]]
-    body: bytes
+    body: bytes | AsyncIterable[bytes]  # a pass-through's body streams from the client as the upstream takes it
 
 
 class RouteError(Exception):
@@ -219,16 +226,15 @@ class Provider:
         }
 
     def route(self, request: Request) -> Route:
-        """Returns the Route of `request`. Raises RouteError(NOT_FOUND / METHOD_NOT_ALLOWED / BAD_REQUEST).
-        Reads only the method, path, query, body and Content-Type (proxies/request_memo.py relies on it)."""
+        """Returns the Route of `request`: its endpoint's, or a pass-through under an API root. Raises
+        RouteError(NOT_FOUND / BAD_REQUEST). Reads only the method, path, query, body and Content-Type
+        (proxies/request_memo.py relies on it)."""
         path = unquote(request.path)
-        allowed = False
         for endpoint in self.endpoints:
+            if endpoint.method != request.method:
+                continue
             m = endpoint.match(path)
             if m is None:
-                continue
-            if endpoint.method != request.method:
-                allowed = True
                 continue
             params = m.groupdict()
             body = request.json
@@ -240,9 +246,30 @@ class Provider:
             return Route(
                 endpoint.operation, stream, endpoint.cacheable, model if isinstance(model, str) else None, params
             )
-        if allowed:
-            raise RouteError(Fault.METHOD_NOT_ALLOWED, f"Method {request.method} is not allowed on {path}.", 405)
-        raise RouteError(Fault.NOT_FOUND, f"Unknown request URL: {request.method} {path}.", 404)
+        return self.passthrough_route(request.method, path)
+
+    def passthrough_route(self, method: str, path: str) -> Route:
+        """The Route of a request no endpoint models, given its percent-decoded `path`: passed through under an API
+        root; anywhere else (or with a dot segment, which no API path has) RouteError(NOT_FOUND)."""
+        if path.startswith(self.api_roots) and not DOT_SEGMENT.search(path):
+            return PASSTHROUGH
+        raise RouteError(Fault.NOT_FOUND, f"Unknown request URL: {method} {path}.", 404)
+
+    def unmodelled(self, method: str, path: str) -> Route | None:
+        """The pass-through Route of a request from its method and percent-encoded path alone (the body need not
+        be read to know it); None when an endpoint models it, or when route() refuses it."""
+        path = unquote(path)
+        if any(endpoint.method == method and endpoint.match(path) for endpoint in self.endpoints):
+            return None
+        try:
+            return self.passthrough_route(method, path)
+        except RouteError:
+            return None
+
+    def signs_body(self, request: Request) -> bool:
+        """Whether forwarding `request` signs its body (upstream_request() needs it whole): a pass-through's body
+        is then read before it goes upstream instead of streaming. `request.body` is empty when asked."""
+        return False
 
     def cache_key_parts(
         self, request: Request, route: Route

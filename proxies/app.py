@@ -2,7 +2,8 @@
 
 A request is one Flow (proxies/flow.py) through: read -> resolve (route and cache key, proxies/request_memo.py)
 -> failure rules -> cache (hit: replay) -> forward (proxies/relay.py: tee to client and recorder, store when
-complete) -> one log record appended to the writer's queue. No ORM call and no per-request client creation
+complete) -> one log record appended to the writer's queue. A request no endpoint models is known by its method
+and path, before its body is read: it passes through (proxies/passthrough.py), both bodies streamed. No ORM call and no per-request client creation
 happens here; the provider decides everything wire-specific.
 """
 
@@ -16,12 +17,13 @@ from collections.abc import Callable
 
 from logs.records import LogRecord
 from metrics.counters import Counters
-from providers.base import Fault, Refusal
+from providers.base import Fault, Refusal, Request, Route
 from proxies.cache import ProxyCache
 from proxies.disconnect import DisconnectWatch, disconnected_within, wait_for_disconnect
 from proxies.failures import PASS, Verdict
 from proxies.flow import ClientGone, Flow, ProxySettings
 from proxies.interpreter import TakeTurns
+from proxies.passthrough import StreamedBody, announced_body
 from proxies.relay import forward, replay, send_answer
 from proxies.request_memo import RequestMemo
 from proxies.upstream import UpstreamPool
@@ -87,8 +89,11 @@ class ProxyApp:
 
     async def handle(self, flow: Flow) -> None:
         s, record = flow.settings, flow.record
-        flow.body = await read_body(flow.receive)
         flow.query = flow.scope.get("query_string", b"").decode("latin-1")
+        passthrough = self.memo.passthrough(record.method, record.path)
+        if passthrough is not None:
+            return await self.pass_through(flow, passthrough)
+        flow.body = await read_body(flow.receive)
         self.memo.resolve(flow)
 
         verdict = s.chaos.decide(record.ip)
@@ -111,15 +116,40 @@ class ProxyApp:
                 return await replay(flow, cached, self.cache)
             record.cache = "miss"
 
+        await self.send_upstream(flow, flow.request)
+
+    async def send_upstream(self, flow: Flow, request: Request, body: StreamedBody | None = None) -> None:
+        """Forwards the flow; a client disconnect cancels the upstream call (once a streamed body is whole)."""
+        s = flow.settings
         try:
-            outgoing = s.provider.upstream_request(s.upstream_url, flow.request, route)
+            outgoing = s.provider.upstream_request(s.upstream_url, request, flow.route)
         except Refusal as refusal:
             return await send_answer(flow, refusal.answer)
-        task = self.watch.begin(flow.receive)  # a client disconnect cancels the upstream call
+        if body is not None:
+            outgoing = body.sent_with(outgoing)
+        task = self.watch.begin(flow.receive) if body is None else body.task
         try:
             await forward(flow, outgoing, self.upstream, self.cache)
         finally:
             self.watch.end(task)
+
+    async def pass_through(self, flow: Flow, route: Route) -> None:
+        """A request no endpoint models, under an API root: the failure rules, then forwarded as it is, its body
+        streamed to the upstream as it arrives (read whole first only where the provider signs it)."""
+        s, provider = flow.settings, flow.settings.provider
+        flow.route = route
+        request = flow.request
+        flow.body_pending, length = announced_body(flow.scope["headers"])
+        if flow.body_pending and provider.signs_body(request):
+            request.body = flow.body = await read_body(flow.receive)
+            flow.body_pending = False
+        verdict = s.chaos.decide(flow.record.ip)
+        if verdict is not PASS and await apply_failure(flow, verdict):
+            return
+        body = StreamedBody(flow.receive, self.watch, length) if flow.body_pending else None
+        await self.send_upstream(flow, request, body)
+        if body is not None and body.gone:
+            flow.record.status_code = 499
 
 
 async def apply_failure(flow: Flow, verdict: Verdict) -> bool:
@@ -133,7 +163,9 @@ async def apply_failure(flow: Flow, verdict: Verdict) -> bool:
         await wait_for_disconnect(flow.receive)
         record.status_code = 499
         return True
-    if verdict.delay and await disconnected_within(flow.receive, verdict.delay):
+    if verdict.delay and flow.body_pending:  # watching the client would take its body: waits without
+        await asyncio.sleep(verdict.delay)
+    elif verdict.delay and await disconnected_within(flow.receive, verdict.delay):
         record.status_code = 499
         return True
     if verdict.status:

@@ -36,6 +36,7 @@ class Flow:
     send: Callable[[dict], Awaitable[None]]
     record: LogRecord
     body: bytes = b""
+    body_pending: bool = False  # a pass-through's body, still on the wire: streamed upstream as it comes
     query: str = ""
     fingerprint: tuple | None = None  # the request memo's, for a request it may remember (not one it knows)
     route: Route | None = None

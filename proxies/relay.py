@@ -9,6 +9,7 @@ from providers.base import HOP_BY_HOP, Answer, Fault, Route, UpstreamRequest
 from proxies.cache import Cached, ProxyCache
 from proxies.failures import StreamRule
 from proxies.flow import ClientGone, Flow
+from proxies.passthrough import relay_through
 from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool
 
 # Response headers never copied from upstream or a cache entry: hop-by-hop, framing, and per-answer ones.
@@ -46,7 +47,9 @@ async def forward(flow: Flow, outgoing: UpstreamRequest, upstream: UpstreamPool,
             for k, v in response.raw_headers
             if (name := k.decode("latin-1").lower()) not in DROPPED_RESPONSE_HEADERS
         ]
-        if flow.route.stream and response.status < 300:
+        if flow.route.passthrough:
+            await relay_through(flow, response)
+        elif flow.route.stream and response.status < 300:
             await relay_stream(flow, response, headers, cache)
         else:
             await relay_body(flow, response, headers, cache)

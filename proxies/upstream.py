@@ -13,6 +13,7 @@ as already encoded and the pool adds no Content-Type or Accept the client did no
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncIterable
 
 import aiohttp
 import httpx
@@ -37,8 +38,11 @@ class UpstreamPool:
             timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=10.0, sock_read=timeout),
         )
 
-    async def send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> aiohttp.ClientResponse:
-        """The upstream's answer once its headers are in; the caller reads the body and then releases it."""
+    async def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | AsyncIterable[bytes]
+    ) -> aiohttp.ClientResponse:
+        """The upstream's answer once its headers are in; the caller reads the body and then releases it. A body
+        given as an async iterable is sent as it comes (with the Content-Length in `headers`, else chunked)."""
         return await self.session.request(
             method, encoded_url(url), headers=headers, data=body or None, allow_redirects=False
         )

@@ -28,6 +28,8 @@ def respond(req: Received) -> Reply:
     model = model_path.rsplit("/", 1)[-1]
     if req.method == "GET" and "/models/" in url.path:
         return Reply(200, JSON, dumps({"name": f"models/{url.path.rsplit('/', 1)[-1]}", "version": "001"}))
+    if req.method != "POST":
+        return error(404, "NOT_FOUND", "Requested entity was not found.")
     if method == "generateContent":
         return Reply(200, JSON, dumps(answer(model, final=True, text="".join(WORDS))))
     if method == "streamGenerateContent":
