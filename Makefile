@@ -38,6 +38,7 @@ chromium:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 test: install frontend chromium lint
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -10,7 +10,7 @@ from accounts import selectors, services
 from accounts.models import SiteSettings
 from accounts.ratelimits import check_limit
 from accounts.serializers import MeSerializer, SiteSettingsSerializer, TokenCreatedSerializer, TokenSerializer
-from rubberduck_site.openapi import RETRY_AFTER, errors
+from restapi.openapi import RETRY_AFTER, errors
 
 
 class MeApi(APIView):

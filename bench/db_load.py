@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.run import CHAT, HIT_BODY, HOST, Cpus, Rubberduck, free_ports, post, start_upstream, wrk
+from bench.common import CHAT, HIT_BODY, HOST, Cpus, Rubberduck, free_ports, post, start_upstream, wrk
 
 
 def db_load(args) -> int:

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import (
+from bench.common import (
     BENCH,
     CHAT,
     HIT_BODY,

@@ -10,6 +10,7 @@ config on the proxies); logging is on unless --no-logging.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -123,9 +124,10 @@ def main() -> None:
 
     from accounts.services import user_create_verified
     from logs.models import LogEntry
+    from proxies.interpreter import configure_process
     from proxies.models import Proxy
-    from proxies.runner import Runner
     from proxies.services import proxy_create
+    from rubberduck_site.dataplane import build_runner
 
     lock_errors = LockErrors()
     logging.getLogger().addHandler(lock_errors)
@@ -133,7 +135,8 @@ def main() -> None:
     for spec in args.proxy:
         port, url = spec.split("=", 1)
         proxy_create(owner=user, port=int(port), name=f"bench-{port}", provider="openai", upstream_url=url)
-    runner = Runner(logging_enabled=not args.no_logging)
+    configure_process()  # as `serve` and `runproxies` do
+    runner = build_runner(logging_enabled=not args.no_logging)
     executor_errors = watch_executor(runner)
     runner.start(embedded=True)
     wait_running(Proxy, len(args.proxy))
@@ -144,11 +147,12 @@ def main() -> None:
         sys.stdout.flush()
 
     def stats():
+        served = runner.snapshot()
         lru = runner.lru
         return {
             "rss": rss_bytes(),
-            "proxies": {str(r.port): r.server.app.counters.snapshot() for r in runner.running.values()},
-            "running": len(runner.running),
+            "proxies": {str(p.port): dataclasses.asdict(p) for p in served},
+            "running": len(served),
             "log_queue": len(runner.writer.queue),
             "log_written": runner.writer.written,
             "lru_bytes": lru.bytes,
@@ -167,7 +171,7 @@ def main() -> None:
         if name == "stats":
             reply(stats())
         elif name == "add_proxies":
-            before = len(runner.running)
+            before = len(runner.snapshot())
             for port in command["ports"]:
                 proxy_create(
                     owner=user, port=port, name=f"extra-{port}", provider="openai", upstream_url=command["url"]
@@ -186,7 +190,7 @@ def main() -> None:
         elif name == "drain":
             # Waits until the writer has nothing queued and the db executor is idle, then counts rows.
             drain(runner)
-            counts = {str(r.port): LogEntry.objects.filter(proxy_id=pid).count() for pid, r in runner.running.items()}
+            counts = {str(p.port): LogEntry.objects.filter(proxy_id=p.proxy_id).count() for p in runner.snapshot()}
             reply({**stats(), "log_entries": counts})
         elif name == "quit":
             runner.shutdown("force")
@@ -221,7 +225,7 @@ def drain(runner, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     last = -1
     while time.monotonic() < deadline:
-        busy = any(r.server.app.counters.in_flight for r in runner.running.values())
+        busy = any(p.in_flight for p in runner.snapshot())
         idle = not busy and not runner.writer.queue and not runner.db._work_queue.qsize()
         if idle and runner.writer.written == last:
             return

@@ -72,12 +72,14 @@ class Yardstick:
 
 def main() -> None:
     import sys
+    from pathlib import Path
 
-    from proxies.interpreter import tune
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's proxies package
+    from proxies.interpreter import configure_process
 
     # Rubberduck's GC policy (start-up objects frozen, no automatic full collections): without it, full
     # collections walking the growing dict cache gave the yardstick a 100-220 ms miss p99, flattering Rubberduck.
-    tune(sys.getswitchinterval(), full_gc_seconds=3600)
+    configure_process(sys.getswitchinterval(), full_gc_seconds=3600)
     from serving import serve_each
 
     parser = argparse.ArgumentParser(description=__doc__)

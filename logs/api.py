@@ -20,7 +20,7 @@ from logs import export
 from logs.selectors import LogFilters, before, entry_of, log_entries, parse_filters
 from logs.serializers import LogEntrySerializer, LogPageSerializer
 from logs.services import log_entries_purge
-from rubberduck_site.openapi import DeletedSerializer, errors
+from restapi.openapi import DeletedSerializer, errors
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

@@ -1,46 +1,11 @@
-"""What the request path hands to the log writer: plain values, no ORM, no I/O."""
+"""A batch of log entries as the writer commits it and its sinks see it, and ways to split it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
-
-from providers.base import Usage
-
-
-@dataclass(slots=True)
-class LogRecord:
-    proxy_id: int
-    owner_id: int
-    timestamp: float  # epoch seconds when the request arrived
-    ip: str
-    method: str
-    path: str
-    prompt_hash: str = ""
-    status_code: int = 0
-    latency_ms: float = 0.0
-    cache: str = "bypass"
-    failure: str | None = None
-    usage: Usage | None = None
-    model: str | None = None
-    pricing_provider: str | None = None
-
-    def frozen(self) -> tuple:
-        """The record as one flat tuple of plain values, for the writer's queue. The cyclic GC stops tracking
-        such a tuple at its first young collection, so records waiting for the writer are never promoted to
-        the old generation: promoted records triggered full collections that stalled every proxy of the
-        process for 20-60 ms several times a second under load (bench/run.py)."""
-        u = self.usage or _NO_USAGE
-        return (self.proxy_id, self.owner_id, self.timestamp, self.ip, self.method, self.path, self.prompt_hash,
-                self.status_code, self.latency_ms, self.cache, self.failure, self.model, self.pricing_provider,
-                u.model, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens)  # fmt: skip
-
-
-_NO_USAGE = Usage()
-PROXY_ID = 0  # where frozen() puts it
 
 
 class Entry(NamedTuple):

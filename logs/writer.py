@@ -29,7 +29,9 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 
 from logs.models import ENTRY_COLUMNS
 from logs.pricing import cost_usd
-from logs.records import PROXY_ID, Entry, LogRecord
+from logs.records import Entry
+from proxies.models import Proxy
+from proxies.records import PROXY_ID, LogRecord
 
 log = logging.getLogger("rubberduck.logs")
 
@@ -138,8 +140,6 @@ class LogWriter:
 
 
 def drop_deleted_proxies(records: list[tuple]) -> list[tuple]:
-    from proxies.models import Proxy
-
     alive = set(Proxy.objects.filter(id__in={r[PROXY_ID] for r in records}).values_list("id", flat=True))
     return [r for r in records if r[PROXY_ID] in alive]
 

@@ -15,7 +15,7 @@ from logs.selectors import iso
 from metrics.models import MetricBucket
 from metrics.rollup import WINDOW_SECONDS, floor
 from metrics.serializers import MetricBucketSerializer
-from rubberduck_site.openapi import errors
+from restapi.openapi import errors
 
 DEFAULT_SPAN = {"1m": timedelta(hours=1), "15m": timedelta(days=1), "1h": timedelta(days=7)}
 MAX_BUCKETS = 5000

@@ -1,7 +1,7 @@
 """`GET /metrics`: Prometheus text format.
 
 Counters and the latency histogram are fed from the rows the log writer commits (a writer sink, off the
-request path); gauges are read at scrape time from the runner's live counters and the proxies table. They
+request path); gauges are read at scrape time from the runner's snapshot and the proxies table. They
 describe the runner embedded in this process (`manage.py serve`); a headless `runproxies` has no web server.
 Access: `Authorization: Bearer $RUBBERDUCK_METRICS_TOKEN` when that is set, else only from loopback.
 """
@@ -19,6 +19,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from logs.records import Entry, by_proxy
 from metrics.histogram import BatchHistogram
+from proxies.models import Proxy
+from proxies.runner import local_runner
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 LABELS = ("proxy", "owner")
@@ -62,14 +64,11 @@ class LiveGauges:
         return []
 
     def collect(self):
-        from proxies.models import Proxy
-        from proxies.runner import local_runner
-
         in_flight = GaugeMetricFamily("rubberduck_in_flight", "Requests being served now.", labels=LABELS)
         runner = local_runner()
-        for pid, running in list(runner.running.items()) if runner else []:
-            app = running.server.app
-            in_flight.add_metric((str(pid), str(app.settings.owner_id)), max(app.counters.in_flight, 0))
+        served = runner.snapshot() if runner else []
+        for proxy in served:
+            in_flight.add_metric((str(proxy.proxy_id), str(proxy.owner_id)), proxy.in_flight)
         yield in_flight
         proxies = GaugeMetricFamily("rubberduck_proxies", "Proxies by status.", labels=("status",))
         counts = dict.fromkeys(Proxy.Status.values, 0)
@@ -81,7 +80,7 @@ class LiveGauges:
         yield GaugeMetricFamily("rubberduck_running_proxies", "Proxies running.", value=counts["running"])
         if runner is not None:
             yield GaugeMetricFamily(
-                "rubberduck_runner_proxies", "Proxies served by this process's runner.", value=len(runner.running)
+                "rubberduck_runner_proxies", "Proxies served by this process's runner.", value=len(served)
             )
 
 

@@ -3,7 +3,7 @@
 - `add_rows` runs inside the log writer's transaction (`writer.in_transaction`): a batch's counts are added to
   its 1 m buckets in the same commit as its rows, so a crash or restart can neither lose nor double-count one.
 - `tick` runs on the writer's thread between flushes (`writer.periodic`): it samples the runner's gauges
-  (in-flight, running/stopped proxies) about once a second, refolds the hours whose minutes changed into
+  (in-flight, running/stopped proxies, from its snapshot) about once a second, refolds the hours whose minutes changed into
   15 m and 1 h buckets (idempotent: recomputed from the 1 m buckets and replaced), and applies retention.
 Nothing here runs on a proxy's request path.
 """
@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from logs.records import Entry, by_proxy, split
 from metrics.models import MetricBucket
+from metrics.retention import apply_retention, metrics_retention_days
+from proxies.models import Proxy
 
 log = logging.getLogger("rubberduck.metrics")
 
@@ -179,8 +181,6 @@ class Rollup:
             self.fold()
         if now >= self._due["retention"]:
             self._due["retention"] = now + settings.RUBBERDUCK_RETENTION_SECONDS
-            from logs.retention import apply_retention
-
             apply_retention()
 
     def fold(self) -> None:
@@ -202,17 +202,12 @@ class Rollup:
             return
         minute = floor(timezone.now(), 60)
         rows, in_flight = [], defaultdict(int)
-        for pid, running in list(self.runner.running.items()):
-            app = running.server.app
-            owner = app.settings.owner_id
-            n = max(app.counters.in_flight, 0)
-            in_flight[owner] += n
-            rows.append({"owner_id": owner, "proxy_id": pid, "start": minute, "in_flight": n,
-                         "running_proxies": 0 if running.stopping else 1})  # fmt: skip
+        for proxy in self.runner.snapshot():
+            in_flight[proxy.owner_id] += proxy.in_flight
+            rows.append({"owner_id": proxy.owner_id, "proxy_id": proxy.proxy_id, "start": minute,
+                         "in_flight": proxy.in_flight, "running_proxies": 0 if proxy.stopping else 1})  # fmt: skip
         if not rows:
             return
-        from proxies.models import Proxy
-
         statuses = defaultdict(dict)
         for r in (
             Proxy.objects.filter(owner_id__in=in_flight).order_by().values("owner_id", "status").annotate(n=Count("id"))
@@ -232,6 +227,4 @@ class Rollup:
 
 
 def minute_retention_days() -> int:
-    from logs.retention import metrics_retention_days
-
     return metrics_retention_days().get("1m") or 10**5

@@ -1,7 +1,7 @@
 """The dashboard's live numbers for one user (what `/ws/stats/` sends), from the DB and the local runner.
 
 Counts come from the 1 m buckets, which the runner's writer commits with the log rows (~100 ms behind);
-proxy statuses from the proxies table. In-flight comes from the live counters when the runner runs in this
+proxy statuses from the proxies table. In-flight comes from the runner's snapshot when it runs in this
 process, else from the runner's latest sample in the current minute (about a second old): with a separate
 `runproxies` process the DB is what both processes share.
 """
@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from metrics.models import MetricBucket
 from metrics.rollup import floor
+from proxies.models import Proxy
+from proxies.runner import local_runner
 
 
 def _rate(part, whole) -> float:
@@ -22,21 +24,13 @@ def _rate(part, whole) -> float:
 
 
 def live_in_flight(owner_id: int) -> int | None:
-    from proxies.runner import local_runner
-
     runner = local_runner()
     if runner is None:
         return None
-    return sum(
-        max(r.server.app.counters.in_flight, 0)
-        for r in list(runner.running.values())
-        if r.server.app.settings.owner_id == owner_id
-    )
+    return sum(proxy.in_flight for proxy in runner.snapshot() if proxy.owner_id == owner_id)
 
 
 def stats_for(owner_id: int, now: datetime | None = None) -> dict:
-    from proxies.models import Proxy
-
     now = now or timezone.now()
     minute = floor(now, 60)
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -23,7 +23,7 @@ from proxies.serializers import (
     ProxySerializer,
     StopSerializer,
 )
-from rubberduck_site.openapi import ApiErrorSerializer, DeletedSerializer, errors
+from restapi.openapi import ApiErrorSerializer, DeletedSerializer, errors
 
 
 def owned_proxy(request, pk) -> Proxy:

@@ -15,15 +15,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from logs.records import LogRecord
-from metrics.counters import Counters
 from providers.base import Fault, Refusal, Request, Route
 from proxies.cache import ProxyCache
+from proxies.counters import Counters
 from proxies.disconnect import DisconnectWatch, disconnected_within, wait_for_disconnect
 from proxies.failures import PASS, Verdict
 from proxies.flow import ClientGone, Flow, ProxySettings
 from proxies.interpreter import TakeTurns
 from proxies.passthrough import StreamedBody, announced_body
+from proxies.records import LogRecord
 from proxies.relay import forward, replay, send_answer
 from proxies.request_memo import RequestMemo
 from proxies.upstream import UpstreamPool

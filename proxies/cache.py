@@ -1,7 +1,8 @@
 """The response cache: a byte-bounded in-memory LRU in front of the durable CacheEntry table.
 
 The request path never touches the database directly: lookups that miss memory but are stored go to `db` (a
-one-thread executor) by row id, and stores are queued there too.
+one-thread executor) by row id, and stores are queued there too. The runner hands each cache its store
+(proxies.store.ProxyStore), which does that database work.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ import threading
 from collections import OrderedDict, deque
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from providers.base import Usage
-
-if TYPE_CHECKING:
-    from proxies.store import RowIds
 
 
 @dataclass(slots=True)
@@ -101,19 +99,29 @@ class MemoryLRU:
                 self._thawed.pop(k, None)
 
 
+class Store(Protocol):
+    """Where a proxy's answers are kept beyond memory (proxies.store.ProxyStore); called on the db executor."""
+
+    ids: dict[str, int]  # cache key -> its row, for the keys stored; read on the proxy's loop
+
+    def entry(self, key: str, row_id: int) -> Cached | None: ...
+
+    def save(self, entries: dict[str, Cached]) -> None: ...
+
+
 # Stores wait this long to be written together: on SQLite an entry costs ~88 µs of the db thread alone, ~40 in a
 # batch of 4, ~22 in a batch of 64 (statement and transaction set-up), and that thread shares the core.
 STORE_GATHER_SECONDS = 0.05
 
 
 class ProxyCache:
-    """The cache of one proxy: memory first, then the database for keys stored there (`rows`, store.RowIds)."""
+    """The cache of one proxy: memory first, then its store for keys stored there."""
 
-    def __init__(self, proxy_id: int, lru: MemoryLRU, db: Executor, rows: RowIds):
+    def __init__(self, proxy_id: int, lru: MemoryLRU, db: Executor, store: Store):
         self.proxy_id = proxy_id
         self.lru = lru
         self.db = db
-        self.rows = rows
+        self.store = store
         self.pending_hits: dict[str, int] = {}
         # Entries waiting to be stored: one db job writes all that gathered (a job per entry cost a third
         # of the GIL on miss load, bench/profile.py). deque append/popleft are atomic across threads.
@@ -122,11 +130,9 @@ class ProxyCache:
 
     async def get(self, key: str) -> Cached | None:
         entry = self.lru.get(self.proxy_id, key)
-        if entry is None and (row_id := self.rows.ids.get(key)) is not None:
-            from proxies import store
-
+        if entry is None and (row_id := self.store.ids.get(key)) is not None:
             loop = asyncio.get_running_loop()
-            entry = await loop.run_in_executor(self.db, store.load_entry, self.rows, key, row_id)
+            entry = await loop.run_in_executor(self.db, self.store.entry, key, row_id)
             if entry is not None:
                 self.lru.put(self.proxy_id, key, entry)
         if entry is not None:
@@ -149,20 +155,18 @@ class ProxyCache:
     def store_pending(self) -> None:
         """Hands what is pending to the db thread; on the proxy's loop, like put() (the flag is theirs alone). Also
         called when the proxy stops, so nothing is left waiting on a timer of a closed loop."""
-        from proxies import store
-
         self._store_scheduled = False
         if self.pending:
-            self.db.submit(self._store_pending, store.save_entries)
+            self.db.submit(self._store_pending)
 
-    def _store_pending(self, save_entries) -> None:
+    def _store_pending(self) -> None:
         """Runs on the db executor: writes every entry queued so far in one transaction."""
         batch = {}
         while self.pending:
             key, entry = self.pending.popleft()
             batch[key] = entry
         if batch:
-            save_entries(self.proxy_id, self.rows, batch)
+            self.store.save(batch)
 
     def take_hits(self) -> dict[str, int]:
         """The hit counts gathered since the last call (flushed to the table by the runner)."""
@@ -172,4 +176,4 @@ class ProxyCache:
     def clear(self) -> None:
         self.pending.clear()
         self.lru.clear(self.proxy_id)
-        self.rows.ids.clear()
+        self.store.ids.clear()

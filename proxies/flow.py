@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from logs.records import LogRecord
 from providers.base import Provider, Request, Route, RouteError
 from proxies.failures import Chaos
+from proxies.records import LogRecord
 
 
 @dataclass(frozen=True, slots=True)

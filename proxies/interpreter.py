@@ -1,11 +1,12 @@
 """Interpreter settings of a process that runs proxies: the GIL switch interval, the cyclic GC's policy, and
-busy proxy loops taking turns.
+busy proxy loops taking turns. configure_process() applies the first two, once, at the start of a process
+that serves proxies (`serve`, `runproxies`, the bench's processes); a Runner never changes them.
 
 Every proxy loop of a process shares one GIL with the log writer and db threads, and a full (oldest
 generation) collection stops them all while it walks every long-lived object. Under sustained load the
 requests in flight at each young collection are promoted, so CPython ran a full collection every one or two
 seconds, each 20-60 ms: the hit p99 at C=64 doubled (bench/run.py). So: start-up objects are frozen out of
-the GC's sight, automatic full collections are off, and the log writer's thread runs one every
+the GC's sight, automatic full collections are off, and a thread of its own runs one every
 RUBBERDUCK_FULL_GC_SECONDS instead. Young collections start at 10,000 net new tracked objects instead of 700: with
 64 requests in flight the net count passes 700 all the time, and on miss load CPython ran ~200 young collections a
 second (0.2 ms each) plus a middle one every ten (1-6 ms): 8 % of the process's CPU. At 10,000, ~1.3 a second
@@ -23,32 +24,50 @@ import asyncio
 import gc
 import os
 import sys
+import threading
 import time
+
+from django.conf import settings
 
 AUTOMATIC_FULL_OFF = 1_000_000_000  # gen-2 threshold: young-collection count that never arrives
 YOUNG_THRESHOLD = 10_000  # net new tracked objects that start a young collection (CPython: 700)
 
 
-def tune(switch_interval: float, full_gc_seconds: float) -> None:
+def configure_process(switch_interval: float | None = None, full_gc_seconds: float | None = None):
+    """Applies the policy for the rest of the process (settings.py's values unless given): the switch interval,
+    start-up objects frozen, and unless full_gc_seconds is 0, young collections at YOUNG_THRESHOLD and full
+    ones only from the thread this starts and returns."""
+    if switch_interval is None:
+        switch_interval = settings.RUBBERDUCK_SWITCH_INTERVAL
+    if full_gc_seconds is None:
+        full_gc_seconds = settings.RUBBERDUCK_FULL_GC_SECONDS
     sys.setswitchinterval(switch_interval)
     gc.collect()
     gc.freeze()
-    if full_gc_seconds > 0:
-        _, middle, _ = gc.get_threshold()
-        gc.set_threshold(YOUNG_THRESHOLD, middle, AUTOMATIC_FULL_OFF)
+    if full_gc_seconds <= 0:
+        return None
+    _, middle, _ = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, AUTOMATIC_FULL_OFF)
+    collections = FullCollections(full_gc_seconds)
+    collections.start()
+    return collections
 
 
-class FullCollections:
-    """A log-writer periodic hook: one full collection every `seconds` (none when 0)."""
+class FullCollections(threading.Thread):
+    """One full collection every `seconds`, in place of the automatic ones configure_process turns off."""
 
     def __init__(self, seconds: float):
+        super().__init__(name="rubberduck-full-gc", daemon=True)
         self.seconds = seconds
-        self.due = time.monotonic() + seconds
+        self.stopping = threading.Event()
 
-    def __call__(self) -> None:
-        if self.seconds > 0 and time.monotonic() >= self.due:
+    def run(self) -> None:
+        while not self.stopping.wait(self.seconds):
             gc.collect()
-            self.due = time.monotonic() + self.seconds
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
 
 
 class TakeTurns:

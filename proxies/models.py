@@ -64,7 +64,7 @@ class CacheEntry(models.Model):
     [[offset_ms, length], ...], so a replay can re-cut and re-pace them."""
 
     proxy = models.ForeignKey(Proxy, on_delete=models.CASCADE, related_name="cache_entries", db_index=False)
-    key = models.CharField(max_length=64)  # not indexed: rows are found by id (proxies/store.py, RowIds)
+    key = models.CharField(max_length=64)  # not indexed: rows are found by id (proxies/store.py, ProxyStore)
     status = models.PositiveSmallIntegerField()
     headers = models.JSONField(default=list)
     body = models.BinaryField(default=b"")

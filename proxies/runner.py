@@ -4,6 +4,9 @@
 (a port change is a restart), pushes edited settings into running proxies, and writes status/last_error
 back. It is idempotent and never raises out of its loop. A nudge (same process) or the ~0.5 s poll
 (another process) triggers it. Several runner processes share the work through leases on Proxy rows.
+
+Its log writer comes from the composition root (rubberduck_site.dataplane), which wires what the writer feeds;
+others read the proxies it serves through snapshot(), never through `running`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -23,15 +27,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 import providers
-from logs.writer import LogWriter
-from metrics import runtime as metrics_runtime
-from proxies import interpreter, store
 from proxies.app import ProxyApp, ProxySettings
 from proxies.cache import MemoryLRU, ProxyCache
 from proxies.failures import Chaos
 from proxies.models import Proxy
 from proxies.ratelimit import RateLimiter, RedisRateLimiter
+from proxies.records import LogRecord
 from proxies.server import PortUnavailable, ProxyServer
+from proxies.store import ProxyStore
 
 log = logging.getLogger("rubberduck.runner")
 
@@ -44,6 +47,16 @@ def local_runner() -> Runner | None:
     return _local
 
 
+class LogWriter(Protocol):
+    """What the runner needs of its log writer (logs.writer.LogWriter): a thread that writes queued records."""
+
+    def enqueue(self, record: LogRecord) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Running:
     server: ProxyServer
@@ -53,17 +66,44 @@ class Running:
     version: object  # Proxy.updated_at when its settings were applied
     cache_cleared_at: object
     stopping: bool = False
+    release: bool = False  # once stopped, give up its lease (its desired state is stopped)
+
+    def state(self, proxy_id: int) -> ProxyState:
+        app, counters = self.server.app, self.server.app.counters
+        return ProxyState(proxy_id, app.settings.owner_id, self.port, self.stopping, max(counters.in_flight, 0),
+                          counters.requests, counters.cache_hits, counters.errors)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyState:
+    """A served proxy as the rest of the process sees it: plain values copied from its live counters."""
+
+    proxy_id: int
+    owner_id: int
+    port: int
+    stopping: bool
+    in_flight: int
+    requests: int
+    cache_hits: int
+    errors: int
 
 
 class Runner:
-    def __init__(self, *, runner_id: str | None = None, host: str | None = None, logging_enabled: bool | None = None):
+    def __init__(
+        self,
+        writer: LogWriter,
+        *,
+        runner_id: str | None = None,
+        host: str | None = None,
+        logging_enabled: bool | None = None,
+    ):
         self.id = runner_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.host = host or settings.RUBBERDUCK_PROXY_HOST
         self.running: dict[int, Running] = {}
         self.lru = MemoryLRU(settings.RUBBERDUCK_CACHE_MEMORY_BYTES)
+        # The data plane's one thread for ORM work off the proxies' loops: cache reads and stores, hit counts.
         self.db = ThreadPoolExecutor(1, thread_name_prefix="rubberduck-db")
-        self.writer = LogWriter()
-        self.rollup = metrics_runtime.attach(self)  # roll-ups, live log stream, Prometheus: all off the writer
+        self.writer = writer
         enabled = settings.RUBBERDUCK_LOGGING if logging_enabled is None else logging_enabled
         self.enqueue_log = self.writer.enqueue if enabled else (lambda record: None)
         self.limiters: dict[int, RateLimiter | RedisRateLimiter] = {}
@@ -80,8 +120,6 @@ class Runner:
         global _local
         if embedded:
             _local = self
-        interpreter.tune(settings.RUBBERDUCK_SWITCH_INTERVAL, settings.RUBBERDUCK_FULL_GC_SECONDS)
-        self.writer.periodic.append(interpreter.FullCollections(settings.RUBBERDUCK_FULL_GC_SECONDS))
         self.writer.start()
         self.reconcile()
         self._thread = threading.Thread(target=self._loop, name="rubberduck-runner", daemon=True)
@@ -106,11 +144,11 @@ class Runner:
         if self._thread is not None:
             self._thread.join()
         with self._lock:
-            stoppers = [threading.Thread(target=r.server.stop, args=(mode,)) for r in self.running.values()]
-            for t in stoppers:
-                t.start()
-            for t in stoppers:
-                t.join()
+            servers = [r.server for r in self.running.values()]
+            for server in servers:  # all at once, so their graceful waits overlap
+                server.stop(mode, wait=False)
+            for server in servers:
+                server.join()
             ids = list(self.running)
             self.running.clear()
         self.writer.stop()
@@ -155,6 +193,8 @@ class Runner:
         for pid, running in list(self.running.items()):
             row = rows.get(pid)
             if running.stopping:
+                if running.server.stopped.is_set():
+                    self._stopped(pid, running)
                 continue
             if row is None or pid not in wanted:
                 mode = row.stop_mode if row is not None else Proxy.StopMode.GRACEFUL
@@ -168,9 +208,10 @@ class Runner:
                 if row.cache_cleared_at != running.cache_cleared_at:
                     running.server.app.cache.clear()
                     running.cache_cleared_at = row.cache_cleared_at
-                hits = running.server.app.cache.take_hits()
+                cache = running.server.app.cache
+                hits = cache.take_hits()
                 if hits:
-                    self.db.submit(store.add_hits, running.server.app.cache.rows, hits)
+                    self.db.submit(cache.store.add_hits, hits)
 
         for pid, row in wanted.items():
             if pid not in self.running and self.failed.get(pid) != row.updated_at:
@@ -192,11 +233,11 @@ class Runner:
 
     def _start(self, row: Proxy) -> None:
         try:
-            cache = ProxyCache(row.id, self.lru, self.db, store.RowIds.load(row.id))
+            cache = ProxyCache(row.id, self.lru, self.db, ProxyStore.load(row.id))
             app = ProxyApp(self._settings_of(row), cache, self.enqueue_log)
             ssl_context = None
             if row.tls:
-                from proxies.tls import server_context
+                from proxies.tls import server_context  # cryptography costs ~16 MiB of RSS: loaded for TLS only
 
                 ssl_context = server_context(self.host)
             server = ProxyServer(
@@ -206,6 +247,7 @@ class Runner:
                 graceful_seconds=settings.RUBBERDUCK_GRACEFUL_STOP_SECONDS,
                 upstream_timeout=settings.RUBBERDUCK_UPSTREAM_TIMEOUT,
                 ssl_context=ssl_context,
+                on_stopped=self.nudge,
             )
             server.start()
         except (PortUnavailable, KeyError, OSError, ValueError) as e:
@@ -224,22 +266,22 @@ class Runner:
         running.server.stop(mode)
 
     def _stop_async(self, pid: int, mode: str, release: bool) -> None:
-        """Stops one proxy in its own thread so a graceful wait never holds up other proxies."""
+        """Asks one proxy to stop and moves on, so a graceful wait never holds up other proxies: its server nudges
+        the runner when it has stopped, and that reconcile records it (_stopped)."""
         running = self.running[pid]
-        running.stopping = True
+        running.stopping, running.release = True, release
+        running.server.stop(mode, wait=False)
 
-        def stop():
-            running.server.stop(mode)
-            with self._lock:
-                self.running.pop(pid, None)
-                close_old_connections()
-                fields = {"status": Proxy.Status.STOPPED}
-                if release:
-                    fields.update(runner_id="", lease_expires_at=None)
-                Proxy.objects.filter(id=pid, desired_state=Proxy.Desired.STOPPED).update(**fields)
-            self.nudge()
+    def _stopped(self, pid: int, running: Running) -> None:
+        del self.running[pid]
+        fields = {"status": Proxy.Status.STOPPED}
+        if running.release:
+            fields.update(runner_id="", lease_expires_at=None)
+        Proxy.objects.filter(id=pid, desired_state=Proxy.Desired.STOPPED).update(**fields)
 
-        threading.Thread(target=stop, name=f"stop-proxy-{pid}", daemon=True).start()
+    def snapshot(self) -> list[ProxyState]:
+        """The proxies this runner serves, stopping ones included; read from any thread (metrics, the bench)."""
+        return [running.state(pid) for pid, running in list(self.running.items())]
 
     def clear_cache(self, proxy_id: int) -> None:
         """Drops a proxy's in-memory cache at once (its rows were deleted by the caller)."""

@@ -4,7 +4,7 @@ from rest_framework import serializers
 import providers
 from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
-from rubberduck_site.openapi import ApiErrorSerializer
+from restapi.openapi import ApiErrorSerializer
 
 
 class ProxySerializer(serializers.ModelSerializer):

@@ -7,6 +7,7 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 
 import uvicorn
 import uvloop
@@ -50,6 +51,7 @@ class ProxyServer:
         graceful_seconds: float,
         upstream_timeout: float,
         ssl_context: ssl.SSLContext | None = None,
+        on_stopped: Callable[[], None] = lambda: None,
     ):
         self.app = app
         self.host, self.port = host, port
@@ -72,6 +74,8 @@ class ProxyServer:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._error: BaseException | None = None
+        self.stopped = threading.Event()  # set, and on_stopped called, from its thread once it has ended
+        self.on_stopped = on_stopped
 
     def start(self) -> None:
         """Binds and starts serving; raises PortUnavailable when the port is taken."""
@@ -102,6 +106,8 @@ class ProxyServer:
             self._started.set()
             sock.close()
             loop.close()
+            self.stopped.set()
+            self.on_stopped()
 
     def _cancel_leftovers(self, loop: asyncio.AbstractEventLoop) -> None:
         """After a force stop (or an exhausted graceful wait): drop connections, cancel their requests."""
@@ -119,10 +125,15 @@ class ProxyServer:
     def in_flight(self) -> int:
         return self.app.counters.in_flight
 
-    def stop(self, mode: str = "graceful") -> None:
-        """Stops accepting, then waits for in-flight requests (graceful, bounded) or cuts them (force)."""
+    def stop(self, mode: str = "graceful", wait: bool = True) -> None:
+        """Stops accepting, then lets in-flight requests finish (graceful, bounded) or cuts them (force); with
+        `wait`, returns once that is done."""
         if mode == "force":
             self.server.force_exit = True
         self.server.should_exit = True
+        if wait:
+            self.join()
+
+    def join(self) -> None:
         if self._thread is not None:
             self._thread.join()

@@ -13,77 +13,85 @@ from proxies.cache import Cached
 from proxies.models import CacheEntry
 
 
-class RowIds:
-    """Where one proxy's stored answers are: cache key -> id of its CacheEntry row.
+class ProxyStore:
+    """One proxy's stored answers (CacheEntry rows); its methods run on the db executor, never on a loop.
 
     The table has no index on the key. Keys are sha256 digests, so each insert into such an index landed on
     another of its pages, and SQLite wrote every page a batch touched to the WAL at commit and again at the
     checkpoint: 18.6 µs an entry, against 4.1 with only the (proxy, id) index, which inserts append to
-    (docs/performance-history.md). So a proxy loads its keys' row ids at start and reads and updates rows by id. Written
-    on the db thread only; the proxy's loop reads `ids`, and clearing the cache empties it.
+    (docs/performance-history.md). So a proxy loads its keys' row ids at start (`ids`: cache key -> row id) and
+    reads and updates rows by id. `ids` is written on the db thread only; the proxy's loop reads it, and
+    clearing the cache empties it.
     """
 
-    def __init__(self, ids: dict[str, int]):
+    def __init__(self, proxy_id: int, ids: dict[str, int]):
+        self.proxy_id = proxy_id
         self.ids = ids
         self.last = max(ids.values(), default=0)  # new rows of this proxy have higher ids: read back after a batch
 
     @classmethod
-    def load(cls, proxy_id: int) -> RowIds:
+    def load(cls, proxy_id: int) -> ProxyStore:
         """The proxy's rows as stored; should a key have two (written by two runners), the later one counts."""
         rows = CacheEntry.objects.filter(proxy_id=proxy_id).order_by("id").values_list("key", "id")
-        return cls(dict(rows.iterator(chunk_size=10_000)))
+        return cls(proxy_id, dict(rows.iterator(chunk_size=10_000)))
 
     def forget(self, key: str, row_id: int) -> None:
         if self.ids.get(key) == row_id:
             del self.ids[key]
 
+    def entry(self, key: str, row_id: int) -> Cached | None:
+        close_old_connections()
+        row = CacheEntry.objects.filter(id=row_id).first()
+        if row is None:  # deleted meanwhile (the cache was cleared)
+            self.forget(key, row_id)
+            return None
+        return Cached(
+            status=row.status,
+            headers=tuple(tuple(h) for h in row.headers),
+            body=bytes(row.body),
+            chunks=tuple(tuple(c) for c in row.chunks) if row.chunks is not None else None,
+            usage=Usage.from_dict(row.usage),
+        )
 
-def load_entry(rows: RowIds, key: str, row_id: int) -> Cached | None:
-    close_old_connections()
-    row = CacheEntry.objects.filter(id=row_id).first()
-    if row is None:  # deleted meanwhile (the cache was cleared)
-        rows.forget(key, row_id)
-        return None
-    return Cached(
-        status=row.status,
-        headers=tuple(tuple(h) for h in row.headers),
-        body=bytes(row.body),
-        chunks=tuple(tuple(c) for c in row.chunks) if row.chunks is not None else None,
-        usage=Usage.from_dict(row.usage),
-    )
+    def save(self, entries: dict[str, Cached]) -> None:
+        """Writes a batch of entries in one transaction: new keys as new rows, whose ids it then reads back, a key
+        stored already in place (keeping its hit count and creation time). Plain executemany: bulk_create built
+        model instances and compiled its SQL for every batch (~0.13 ms an entry) on a thread that shares the GIL
+        and the core with the proxies (docs/performance-history.md)."""
+        close_old_connections()
+        created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        json_or_null = json_adapter()
+        inserts, updates = [], []
+        for key, entry in entries.items():
+            answer = (entry.status, json_or_null(entry.headers), entry.body, json_or_null(entry.chunks),
+                      json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body))  # fmt: skip
+            row_id = self.ids.get(key)
+            if row_id is None:
+                inserts.append((self.proxy_id, key, *answer, 0, created_at))
+            else:
+                updates.append((*answer, row_id))
+        new = []
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                if updates:
+                    cursor.executemany(UPDATE, updates)
+                if inserts:
+                    cursor.executemany(INSERT, inserts)
+                    cursor.execute(NEW_ROWS, (self.proxy_id, self.last))
+                    new = cursor.fetchall()
+        except IntegrityError:  # the proxy was deleted meanwhile
+            return
+        for row_id, key in new:
+            self.ids[key] = row_id
+            self.last = row_id
 
-
-def save_entries(proxy_id: int, rows: RowIds, entries: dict[str, Cached]) -> None:
-    """Writes a batch of one proxy's entries in one transaction: new keys as new rows, whose ids it then reads
-    back, a key stored already in place (keeping its hit count and creation time). Plain executemany: bulk_create
-    built model instances and compiled its SQL for every batch (~0.13 ms an entry) on a thread that shares the
-    GIL and the core with the proxies (docs/performance-history.md)."""
-    close_old_connections()
-    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    json_or_null = json_adapter()
-    inserts, updates = [], []
-    for key, entry in entries.items():
-        answer = (entry.status, json_or_null(entry.headers), entry.body, json_or_null(entry.chunks),
-                  json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body))  # fmt: skip
-        row_id = rows.ids.get(key)
-        if row_id is None:
-            inserts.append((proxy_id, key, *answer, 0, created_at))
-        else:
-            updates.append((*answer, row_id))
-    new = []
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            if updates:
-                cursor.executemany(UPDATE, updates)
-            if inserts:
-                cursor.executemany(INSERT, inserts)
-                cursor.execute(NEW_ROWS, (proxy_id, rows.last))
-                new = cursor.fetchall()
-    except IntegrityError:  # the proxy was deleted meanwhile
-        return
-    for row_id, key in new:
-        rows.ids[key] = row_id
-        rows.last = row_id
+    def add_hits(self, hits: dict[str, int]) -> None:
+        """Adds a second's hit counts, one statement for all keys (an ORM update per key cost ~0.3 ms each). Hits
+        of an answer not stored yet are not counted."""
+        counts = [(n, row_id) for key, n in hits.items() if (row_id := self.ids.get(key)) is not None]
+        if counts:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.executemany(ADD_HITS, counts)
 
 
 def json_adapter() -> Callable[[object], object]:
@@ -114,12 +122,3 @@ def _statements() -> tuple[str, str, str, str]:
 
 
 INSERT, UPDATE, NEW_ROWS, ADD_HITS = _statements()
-
-
-def add_hits(rows: RowIds, hits: dict[str, int]) -> None:
-    """Adds a second's hit counts, one statement for all keys (an ORM update per key cost ~0.3 ms each). Hits of
-    an answer not stored yet are not counted."""
-    counts = [(n, row_id) for key, n in hits.items() if (row_id := rows.ids.get(key)) is not None]
-    if counts:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(ADD_HITS, counts)

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
-from rubberduck_site.openapi import errors
+from restapi.openapi import errors
 
 
 class CaCertificateApi(APIView):

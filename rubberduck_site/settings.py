@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "proxies",
     "logs",
     "metrics",
+    "rubberduck_site",  # the composition: `serve` and `runproxies`
 ]
 
 MIDDLEWARE = [

@@ -53,10 +53,10 @@ def other_api(other_user):
 @pytest.fixture
 def runner(transactional_db, settings):
     """A real runner, embedded in the test process, as `make run` embeds it."""
-    from proxies.runner import Runner
+    from rubberduck_site.dataplane import build_runner
 
     settings.RUBBERDUCK_GRACEFUL_STOP_SECONDS = 5
-    runner = Runner()
+    runner = build_runner()
     runner.start(embedded=True)
     yield runner
     runner.shutdown("force")

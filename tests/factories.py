@@ -12,9 +12,9 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory, Password
 
 from logs.models import LogEntry
-from logs.records import LogRecord
 from logs.writer import LogWriter
 from proxies.models import CacheEntry, Proxy
+from proxies.records import LogRecord
 
 PASSWORD = "correct-horse-battery"
 

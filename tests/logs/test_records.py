@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from logs.records import Entry, LogRecord, rows_of
+from logs.records import Entry, rows_of
 from logs.writer import batch_of
 from providers.base import Usage
+from proxies.records import LogRecord
 from tests.factories import LogRecordFactory, ProxyFactory, write_logs
 
 

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from logs.models import LogEntry
-from logs.retention import apply_retention
 from logs.writer import LogWriter
 from metrics.models import MetricBucket
+from metrics.retention import apply_retention
 from metrics.rollup import Rollup, floor, fold_hour
 from tests.factories import LogRecordFactory, ProxyFactory, write_logs
 

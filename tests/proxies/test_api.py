@@ -4,6 +4,7 @@ import openai
 from django.test import Client
 
 from proxies.models import CacheEntry, Proxy
+from rubberduck_site.dataplane import build_runner
 from tests.conftest import wait_until
 
 FIELDS = {
@@ -176,13 +177,11 @@ def test_healthz_reports_version_database_and_running_proxies(make_proxy, openai
 
 def test_a_cached_entry_survives_a_restart_of_the_runner(api, make_proxy, openai_upstream, runner):
     """The database is the durable copy: a new runner (empty memory) still serves the hit."""
-    from proxies.runner import Runner
-
     proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
     client = openai.OpenAI(base_url=proxy["base_url"], api_key="sk-x", max_retries=0)
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "durable"}])
     runner.shutdown("graceful")
-    again = Runner()
+    again = build_runner()
     again.start(embedded=True)
     try:
         raw = client.chat.completions.with_raw_response.create(

@@ -1,37 +1,74 @@
-"""The interpreter settings of a proxy process: the GC policy, and busy proxy loops taking turns."""
+"""The interpreter settings of a proxy process: configure_process() (the GC policy, the switch interval), applied
+by the entry points and never by a runner, and busy proxy loops taking turns."""
 
 import asyncio
 import gc
 import os
 import sys
+import threading
 import time
 
 import pytest
 
-from proxies.interpreter import AUTOMATIC_FULL_OFF, YOUNG_THRESHOLD, TakeTurns, tune
+from proxies.interpreter import AUTOMATIC_FULL_OFF, YOUNG_THRESHOLD, TakeTurns, configure_process
+from rubberduck_site.dataplane import build_runner
+from tests.conftest import wait_until
 
 
 @pytest.fixture
 def interpreter_restored():
     thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
-    yield
+    started = []
+    yield started
+    for collections in started:
+        collections.stop()
     gc.set_threshold(*thresholds)
     sys.setswitchinterval(interval)
     gc.unfreeze()
 
 
-def test_tuned_young_collections_wait_for_more_objects_and_full_ones_never_come_by_themselves(interpreter_restored):
+def test_it_makes_young_collections_wait_for_more_objects_and_runs_full_ones_from_its_own_thread(
+    interpreter_restored,
+):
     gc.set_threshold(700, 10, 10)
-    tune(0.002, full_gc_seconds=60)
-    assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, AUTOMATIC_FULL_OFF)
-    assert sys.getswitchinterval() == pytest.approx(0.002)
-    assert gc.get_freeze_count() > 0
+    full = []
+    gc.callbacks.append(lambda phase, info: phase == "stop" and info["generation"] == 2 and full.append(1))
+    try:
+        collections = configure_process(0.002, full_gc_seconds=0.05)
+        interpreter_restored.append(collections)
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, AUTOMATIC_FULL_OFF)
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+        assert gc.get_freeze_count() > 0
+        full.clear()
+        wait_until(lambda: len(full) >= 2)  # the thread's collections, one every 0.05 s
+        assert collections.is_alive() and collections.name == "rubberduck-full-gc"
+    finally:
+        gc.callbacks.pop()
+
+
+def test_it_takes_the_switch_interval_and_full_gc_seconds_from_the_settings(interpreter_restored, settings):
+    settings.RUBBERDUCK_SWITCH_INTERVAL, settings.RUBBERDUCK_FULL_GC_SECONDS = 0.004, 60
+    interpreter_restored.append(configure_process())
+    assert sys.getswitchinterval() == pytest.approx(0.004)
+    assert gc.get_threshold()[2] == AUTOMATIC_FULL_OFF
 
 
 def test_full_gc_seconds_0_keeps_cpythons_own_collection_policy(interpreter_restored):
     gc.set_threshold(700, 10, 10)
-    tune(0.005, full_gc_seconds=0)
+    assert configure_process(0.005, full_gc_seconds=0) is None
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_it_is_not_applied_by_constructing_or_starting_a_runner(transactional_db):
+    before = gc.get_threshold(), sys.getswitchinterval(), gc.get_freeze_count()
+    runner = build_runner()
+    runner.start(embedded=True)
+    try:
+        assert (gc.get_threshold(), sys.getswitchinterval(), gc.get_freeze_count()) == before
+        assert "rubberduck-full-gc" not in {t.name for t in threading.enumerate()}
+    finally:
+        runner.shutdown("force")
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before[:2]
 
 
 @pytest.fixture

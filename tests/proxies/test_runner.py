@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 
 from proxies import cache
 from proxies.models import CacheEntry, Proxy
-from proxies.runner import Runner
+from rubberduck_site.dataplane import build_runner
 from tests.conftest import flushed_logs, wait_until
 from tests.fakes.server import Reply
 
@@ -112,7 +112,7 @@ def test_running_proxies_start_again_after_a_restart(api, make_proxy, openai_ups
     proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
     runner.shutdown("graceful")
     assert Proxy.objects.get(pk=proxy["id"]).desired_state == "running"
-    again = Runner()
+    again = build_runner()
     again.start(embedded=True)
     try:
         assert status_of(api, proxy)["status"] == "running"

@@ -3,14 +3,17 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from proxies.interpreter import configure_process
 from proxies.runner import Runner
+from rubberduck_site.dataplane import build_runner
 
 
 class Command(BaseCommand):
     help = "Runs the proxy runner headless: serves every proxy whose desired state is running."
 
     def handle(self, *args, **options):
-        runner = Runner()
+        configure_process()
+        runner = build_runner()
         stop = threading.Event()
         signals = []
 
@@ -32,4 +35,4 @@ class Command(BaseCommand):
 
 def runner_force(runner: Runner) -> None:
     for running in list(runner.running.values()):
-        running.server.server.force_exit = True
+        running.server.stop("force", wait=False)

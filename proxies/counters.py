@@ -22,6 +22,3 @@ class Counters:
             self.cache_hits += 1
         if record.status_code >= 400 or record.failure:
             self.errors += 1
-
-    def snapshot(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}

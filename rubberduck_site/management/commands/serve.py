@@ -3,8 +3,10 @@ from daphne.server import Server
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from proxies.interpreter import configure_process
 from proxies.management.commands.apply import apply_file
-from proxies.runner import Runner
+from rubberduck_site.asgi import application
+from rubberduck_site.dataplane import build_runner
 
 
 class Command(BaseCommand):
@@ -18,13 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--prune", action="store_true", help="with --config: delete the proxies it omits")
 
     def handle(self, *args, port, host, config, user, prune, **options):
-        from rubberduck_site.asgi import application
-
         if (user or prune) and not config:
             raise CommandError("--user and --prune go with --config.")
         if config:
             apply_file(self, config, user, prune)  # before the runner starts, which then serves the result
-        runner = Runner()
+        configure_process()
+        runner = build_runner()
         runner.start(embedded=True)
         self.stdout.write(f"Rubberduck on http://{host}:{port}/ (proxies bind {settings.RUBBERDUCK_PROXY_HOST})")
         self.stdout.flush()

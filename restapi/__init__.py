@@ -1,0 +1,1 @@
+"""What the REST APIs of every app share, below them all: how the API describes itself (openapi.py)."""
