@@ -1,11 +1,11 @@
 """The request memo: a repeat is routed and keyed once; anything that could change either is a new entry."""
 
 import providers
-from logs.records import LogRecord
 from providers.base import Fault, Route
 from proxies.cache_key import cache_key
 from proxies.failures import Chaos
 from proxies.flow import Flow, ProxySettings
+from proxies.records import LogRecord
 from proxies.request_memo import RequestMemo
 
 BODY = b'{"model":"claude-x","messages":[]}'
