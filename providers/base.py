@@ -301,6 +301,12 @@ class Provider:
         headers.append(("accept-encoding", "identity"))
         return UpstreamRequest(url, headers, request.body)
 
+    def client_body(self, route: Route, body: bytes, upstream_base: str, proxy_base: str) -> bytes:
+        """A forwarded, uncached answer's body as the client gets it. Where it names an upstream URL for the client
+        to call next (Anthropic's batch results), that URL is made the proxy's (`proxy_base`: scheme and host as
+        the client called it), so the next call comes through the proxy too. Default: the body as it is."""
+        return body
+
     def usage(self, route: Route, body: bytes) -> Usage | None:
         """Tokens from a complete JSON answer, or None when it carries none."""
         return None

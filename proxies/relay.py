@@ -70,11 +70,21 @@ async def relay_body(flow: Flow, response, headers: list[tuple[str, str]], cache
         record.usage = flow.settings.provider.answer_usage(flow.route, body, headers)
         if flow.key is not None:
             cache.put(flow.key, Cached(status, tuple(headers), body, None, record.usage))
+        else:
+            body = for_client(flow, body)
     out = [*headers, ("content-length", str(len(body)))]
     if record.cache != "bypass":
         out.append(("x-rubberduck-cache", record.cache))
     await flow.send({"type": "http.response.start", "status": status, "headers": encode_headers(out)})
     await flow.send({"type": "http.response.body", "body": body})
+
+
+def for_client(flow: Flow, body: bytes) -> bytes:
+    """An uncached answer's body with the upstream URLs it hands the client made the proxy's (Provider.client_body)."""
+    s, request = flow.settings, flow.request
+    host = request.headers.get("host") or "{}:{}".format(*flow.scope["server"])
+    upstream_base = s.provider.upstream_base(s.upstream_url, request, flow.route)
+    return s.provider.client_body(flow.route, body, upstream_base, f"{flow.scope['scheme']}://{host}")
 
 
 async def relay_stream(flow: Flow, response, headers: list[tuple[str, str]], cache: ProxyCache) -> None:

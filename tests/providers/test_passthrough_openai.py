@@ -174,7 +174,8 @@ def test_a_large_download_streams_through_the_proxy(proxy, upstream):
         200, [("content-type", "application/octet-stream")], chunks=chunked(content), gate=received_first_bytes
     )
     upstream.queue(reply)
-    with client_for(proxy, timeout=60).files.with_streaming_response.content("file-big") as response:
+    client = client_for(proxy, timeout=60)  # held: a client collected mid-stream closes its connections
+    with client.files.with_streaming_response.content("file-big") as response:
         parts = []
         for part in response.iter_bytes():
             parts.append(part)
