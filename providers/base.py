@@ -205,6 +205,9 @@ class Provider:
     client_base_path: ClassVar[str] = ""
     # Path prefixes the provider's API lives under, as its SDKs call it: every request the proxy serves is under one.
     api_roots: ClassVar[tuple[str, ...]] = ()
+    # Response headers naming a URL for the client's next request (a redirect's, an upload session's): one on the
+    # upstream is made the proxy's in a pass-through's answer, so that request comes through the proxy too.
+    url_headers: ClassVar[frozenset[str]] = frozenset({"location", "content-location"})
 
     def coverage(self) -> dict:
         """What a proxy of this provider does with requests, from `endpoints` and `api_roots`: the operations it

@@ -54,6 +54,12 @@ class Flow:
             request = self._request = Request(record.method, record.path, self.query, headers, self.body, record.ip)
         return request
 
+    def bases(self) -> tuple[str, str]:
+        """The upstream's base URL for this request, and the proxy's as the client called it (scheme and host)."""
+        s, request = self.settings, self.request
+        host = request.headers.get("host") or "{}:{}".format(*self.scope["server"])
+        return s.provider.upstream_base(s.upstream_url, request, self.route), f"{self.scope['scheme']}://{host}"
+
 
 def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """ASGI headers (names already lower-case) as a dict; repeated names joined with ", " as HTTP allows."""

@@ -71,7 +71,14 @@ async def relay_through(flow: Flow, response) -> None:
     dropped = DROPPED_HEADERS
     if "content-encoding" in response.headers:  # decoded on the way in: its length no longer holds
         dropped = dropped | {"content-encoding", "content-length"}
-    headers = [(k, v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in dropped]
+    url_headers = flow.settings.provider.url_headers
+    headers = []
+    for k, v in response.raw_headers:
+        name = k.decode("latin-1").lower()
+        if name in url_headers:
+            v = proxied_url(flow, v)
+        if name not in dropped:
+            headers.append((k, v))
     flow.record.status_code = response.status
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     try:
@@ -80,3 +87,9 @@ async def relay_through(flow: Flow, response) -> None:
     except UPSTREAM_ERRORS:
         raise ClientGone("the upstream answer broke off") from None
     await send({"type": "http.response.body", "body": b""})
+
+
+def proxied_url(flow: Flow, url: bytes) -> bytes:
+    """A URL on the upstream as the proxy's own (the same path under the proxy's address); any other as it is."""
+    upstream, proxy = (base.encode("latin-1") for base in flow.bases())
+    return proxy + url[len(upstream) :] if url.startswith(upstream + b"/") else url

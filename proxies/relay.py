@@ -81,10 +81,7 @@ async def relay_body(flow: Flow, response, headers: list[tuple[str, str]], cache
 
 def for_client(flow: Flow, body: bytes) -> bytes:
     """An uncached answer's body with the upstream URLs it hands the client made the proxy's (Provider.client_body)."""
-    s, request = flow.settings, flow.request
-    host = request.headers.get("host") or "{}:{}".format(*flow.scope["server"])
-    upstream_base = s.provider.upstream_base(s.upstream_url, request, flow.route)
-    return s.provider.client_body(flow.route, body, upstream_base, f"{flow.scope['scheme']}://{host}")
+    return flow.settings.provider.client_body(flow.route, body, *flow.bases())
 
 
 async def relay_stream(flow: Flow, response, headers: list[tuple[str, str]], cache: ProxyCache) -> None:
