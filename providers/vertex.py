@@ -60,7 +60,7 @@ class VertexProvider(GoogleProvider):
     name = "Google Vertex AI"
     default_upstream_url = GLOBAL_HOST
     key_headers = ("anthropic-beta",)  # Claude's beta features (Gemini requests never carry it)
-    api_roots = ("/v1/", "/v1beta1/")
+    api_roots = ("/v1/", "/v1beta1/", "/ws/")  # the Live API's WebSocket under /ws/
     endpoints: ClassVar[tuple[Endpoint, ...]] = (
         *CLAUDE_ENDPOINTS,
         *model_endpoints(VERSION + LOCATION + MODEL),

@@ -3,7 +3,8 @@
 A request is one Flow (proxies/flow.py) through: read -> resolve (route and cache key, proxies/request_memo.py)
 -> failure rules -> cache (hit: replay) -> forward (proxies/relay.py: tee to client and recorder, store when
 complete) -> one log record appended to the writer's queue. A request no endpoint models is known by its method
-and path, before its body is read: it passes through (proxies/passthrough.py), both bodies streamed. No ORM call and no per-request client creation
+and path, before its body is read: it passes through (proxies/passthrough.py), both bodies streamed. A WebSocket
+handshake is routed and meets the failure rules the same way, then becomes a tunnel (proxies/tunnel.py). No ORM call and no per-request client creation
 happens here; the provider decides everything wire-specific.
 """
 
@@ -14,8 +15,9 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
-from providers.base import Fault, Refusal, Request, Route
+from providers.base import Fault, Refusal, Request, Route, RouteError
 from proxies.cache import ProxyCache
 from proxies.counters import Counters
 from proxies.disconnect import DisconnectWatch, disconnected_within, wait_for_disconnect
@@ -26,6 +28,7 @@ from proxies.passthrough import StreamedBody, announced_body
 from proxies.records import LogRecord
 from proxies.relay import forward, replay, send_answer
 from proxies.request_memo import RequestMemo
+from proxies.tunnel import tunnel
 from proxies.upstream import UpstreamPool
 
 log = logging.getLogger("rubberduck.proxy")
@@ -58,7 +61,8 @@ class ProxyApp:
         await self.settings.chaos.aclose()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             return
         s = self.settings
         record = LogRecord(
@@ -66,14 +70,15 @@ class ProxyApp:
             owner_id=s.owner_id,
             timestamp=time.time(),
             ip=(scope.get("client") or ("", 0))[0],
-            method=scope["method"],
+            method=scope.get("method", "GET"),  # a WebSocket's handshake is a GET
             path=scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"],
             pricing_provider=s.provider.pricing_provider_id,
         )
         started = time.perf_counter()
         self.counters.begin()
         try:
-            await self.handle(Flow(s, scope, receive, send, record))
+            flow = Flow(s, scope, receive, send, record)
+            await (self.handle(flow) if kind == "http" else self.tunnel(flow))
         except (asyncio.CancelledError, ClientGone):
             record.status_code = record.status_code or 499
             raise
@@ -150,6 +155,29 @@ class ProxyApp:
         await self.send_upstream(flow, request, body)
         if body is not None and body.gone:
             flow.record.status_code = 499
+
+    async def tunnel(self, flow: Flow) -> None:
+        """A WebSocket handshake: routed and the failure rules as for any request, then the tunnel (proxies/tunnel.py)."""
+        s, record = flow.settings, flow.record
+        if (await flow.receive())["type"] != "websocket.connect":
+            raise ClientGone("client left before its handshake")
+        flow.query = flow.scope.get("query_string", b"").decode("latin-1")
+        try:
+            flow.route = s.provider.route(flow.request)
+        except RouteError as e:
+            flow.refused = e
+        verdict = s.chaos.decide(record.ip)
+        if verdict is not PASS and await apply_failure(flow, verdict):
+            return
+        if flow.refused is not None:
+            refused = flow.refused
+            return await send_answer(flow, s.provider.error(refused.status, refused.fault, message=refused.message))
+        record.model = dict(parse_qsl(flow.query)).get("model")  # OpenAI Realtime names it in the URL
+        try:
+            outgoing = s.provider.upstream_request(s.upstream_url, flow.request, flow.route)
+        except Refusal as refusal:
+            return await send_answer(flow, refusal.answer)
+        await tunnel(flow, outgoing, self.upstream)
 
 
 async def apply_failure(flow: Flow, verdict: Verdict) -> bool:

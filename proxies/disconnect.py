@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+DISCONNECTS = frozenset({"http.disconnect", "websocket.disconnect"})
+
 
 async def wait_for_disconnect(receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
+    while (await receive())["type"] not in DISCONNECTS:
         pass
 
 

@@ -20,14 +20,22 @@ def encode_headers(headers) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
+# An answer's two messages: to a request, and to a WebSocket handshake in its place (ASGI's denial response).
+ANSWER_MESSAGES = {
+    "http": ("http.response.start", "http.response.body"),
+    "websocket": ("websocket.http.response.start", "websocket.http.response.body"),
+}
+
+
 async def send_answer(flow: Flow, answer: Answer, failure: str | None = None) -> None:
     """Sends an answer the proxy made itself (an error in the provider's wire shape)."""
     flow.record.status_code = answer.status
     headers = [*answer.headers, ("content-length", str(len(answer.body)))]
     if failure:
         headers.append(("x-rubberduck-failure", failure))
-    await flow.send({"type": "http.response.start", "status": answer.status, "headers": encode_headers(headers)})
-    await flow.send({"type": "http.response.body", "body": answer.body})
+    start, body = ANSWER_MESSAGES[flow.scope["type"]]
+    await flow.send({"type": start, "status": answer.status, "headers": encode_headers(headers)})
+    await flow.send({"type": body, "body": answer.body})
 
 
 async def forward(flow: Flow, outgoing: UpstreamRequest, upstream: UpstreamPool, cache: ProxyCache) -> None:

@@ -27,7 +27,9 @@ class UpstreamPool:
     """A proxy's one pooled upstream client; created on the proxy's own event loop."""
 
     def __init__(self, timeout: float):
-        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=30, ssl=httpx.create_ssl_context())
+        self.timeout = timeout
+        self.ssl_context = httpx.create_ssl_context()  # the upstream WebSockets' too (proxies/tunnel.py)
+        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=30, ssl=self.ssl_context)
         self.session = aiohttp.ClientSession(
             connector=connector,
             # Callers share the pool: a cookie the upstream sets for one must never go out with another's request.
