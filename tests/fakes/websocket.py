@@ -102,7 +102,7 @@ def gemini_live(connection: ServerConnection, fake: FakeSocketUpstream) -> None:
     for event in fake.receive(connection):
         if "setup" in event:
             send({"setupComplete": {}})
-        elif "clientContent" in event or "realtimeInput" in event:
+        elif {"clientContent", "client_content", "realtimeInput", "realtime_input"} & event.keys():  # both spellings
             for word in WORDS:
                 send({"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": word}]}}})
             usage = {"promptTokenCount": 9, "responseTokenCount": 6, "totalTokenCount": 15}
