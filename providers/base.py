@@ -205,13 +205,17 @@ class Provider:
     client_base_path: ClassVar[str] = ""
     # Path prefixes the provider's API lives under, as its SDKs call it: every request the proxy serves is under one.
     api_roots: ClassVar[tuple[str, ...]] = ()
+    # The WebSocket APIs its SDKs open, as (name, path): tunnelled as any WebSocket under an API root is, listed so
+    # that coverage() can name them.
+    websockets: ClassVar[tuple[tuple[str, str], ...]] = ()
     # Response headers naming a URL for the client's next request (a redirect's, an upload session's): one on the
     # upstream is made the proxy's in a pass-through's answer, so that request comes through the proxy too.
     url_headers: ClassVar[frozenset[str]] = frozenset({"location", "content-location"})
 
     def coverage(self) -> dict:
         """What a proxy of this provider does with requests, from `endpoints` and `api_roots`: the operations it
-        caches, those it forwards uncached, the roots under which other requests pass through, what it refuses."""
+        caches, those it forwards uncached, the roots under which other requests pass through (WebSockets too: the
+        known ones named), what it refuses."""
         groups: dict[tuple, dict] = {}
         for endpoint in self.endpoints:
             item = groups.setdefault(
@@ -225,6 +229,7 @@ class Provider:
             "cached": [item for (cacheable, *_), item in groups.items() if cacheable],
             "forwarded": [item for (cacheable, *_), item in groups.items() if not cacheable],
             "passthrough": list(self.api_roots),
+            "websockets": [{"api": name, "path": path} for name, path in self.websockets],
             "refused": f"Paths outside {roots}: answered with {self.name}'s own 404, never forwarded.",
         }
 

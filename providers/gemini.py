@@ -36,6 +36,7 @@ class GeminiProvider(GoogleProvider):
     messages = GEMINI_MESSAGES
     # google-genai uploads files under /upload/, and opens the Live API's WebSocket under /ws/.
     api_roots = ("/v1beta/", "/v1/", "/v1alpha/", "/upload/", "/ws/")
+    websockets = (("Live", "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"),)
     # A resumable upload's session URL: google-genai sends the file's bytes there as it is.
     url_headers = frozenset({*GoogleProvider.url_headers, "x-goog-upload-url"})
     endpoints: ClassVar[tuple[Endpoint, ...]] = (

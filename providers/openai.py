@@ -187,6 +187,7 @@ class OpenAIProvider(Provider):
     pricing_provider_id = "openai"
     client_base_path = "/v1"
     api_roots = ("/v1/",)
+    websockets = (("Realtime", "/v1/realtime"),)
     # Paths are matched after the client's "/v1" prefix; see upstream_path().
     prefix = "/v1"
     endpoints = (

@@ -61,6 +61,7 @@ class VertexProvider(GoogleProvider):
     default_upstream_url = GLOBAL_HOST
     key_headers = ("anthropic-beta",)  # Claude's beta features (Gemini requests never carry it)
     api_roots = ("/v1/", "/v1beta1/", "/ws/")  # the Live API's WebSocket under /ws/
+    websockets = (("Live", "/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent"),)
     endpoints: ClassVar[tuple[Endpoint, ...]] = (
         *CLAUDE_ENDPOINTS,
         *model_endpoints(VERSION + LOCATION + MODEL),

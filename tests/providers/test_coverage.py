@@ -75,6 +75,7 @@ def test_coverage_shows_patterns_as_paths_and_groups_an_operation_across_them():
         ],
         "forwarded": [{"operation": "jobs.get", "method": "GET", "stream": "never", "paths": ["/v1/jobs/{id}"]}],
         "passthrough": ["/v1/", "/v2/"],
+        "websockets": [],
         "refused": "Paths outside /v1/, /v2/: answered with Toy's own 404, never forwarded.",
     }
 
@@ -91,3 +92,11 @@ def test_the_sdk_paths_that_are_modelled_route_to_their_listed_operations():
             method = "GET" if path.endswith(("/models", "/async-invoke")) else "POST"
             route = provider.route(Request(method, path, "", {}, b"{}"))
             assert route.operation in modelled or route.passthrough, (provider_id, path)
+
+
+@pytest.mark.parametrize("provider_id", sorted(SDK_PATHS))
+def test_the_websocket_apis_it_names_live_under_its_api_roots(provider_id):
+    provider = providers.get(provider_id)
+    for api in provider.coverage()["websockets"]:
+        assert api["path"].startswith(provider.api_roots), api
+        assert provider.route(Request("GET", api["path"], "", {}, b"")).passthrough
