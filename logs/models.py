@@ -17,6 +17,8 @@ ENTRY_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "cost_usd",
+    "client_messages",
+    "upstream_messages",
 )
 
 # The same, as the table's columns.
@@ -54,6 +56,9 @@ class LogEntry(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    # A WebSocket session's (status 101, its duration in latency_ms): the messages each side sent through it.
+    client_messages = models.PositiveIntegerField(null=True, blank=True)
+    upstream_messages = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-timestamp", "-id"]

@@ -127,7 +127,12 @@ def entry_of(e: LogEntry) -> dict:
         "prompt_tokens": e.prompt_tokens,
         "completion_tokens": e.completion_tokens,
         "cost_usd": _cost(e.cost_usd),
+        "client_messages": e.client_messages,
+        "upstream_messages": e.upstream_messages,
     }
+
+
+COST = ENTRY_FIELDS.index("cost_usd")  # where the entry's columns and fields part ways
 
 
 def entry_of_row(e: Entry) -> dict:
@@ -136,6 +141,8 @@ def entry_of_row(e: Entry) -> dict:
         "id": e.id,
         "timestamp": iso(datetime.fromtimestamp(e.timestamp, tz=UTC)),
         "proxy": e.proxy_id,
-        **dict(zip(ENTRY_FIELDS[3:-1], e[3:-2], strict=True)),
+        **dict(zip(ENTRY_FIELDS[3:COST], e[3:COST], strict=True)),  # ip .. completion_tokens
         "cost_usd": _cost(e.cost_usd),
+        "client_messages": e.client_messages,
+        "upstream_messages": e.upstream_messages,
     }

@@ -170,7 +170,8 @@ def batch_of(records: list[tuple], ids: Iterable[int]) -> Entry:
     if not records:
         return Entry._make(() for _ in Entry._fields)
     (proxy_id, owner_id, timestamp, ip, method, path, prompt_hash, status_code, latency_ms, cache, failure, model,
-     pricing_provider, usage_model, input_tokens, output_tokens, cache_read, cache_write) = zip(*records, strict=True)  # fmt: skip
+     pricing_provider, usage_model, input_tokens, output_tokens, cache_read, cache_write, client_messages,
+     upstream_messages) = zip(*records, strict=True)  # fmt: skip
     model = tuple(u or m or "" for u, m in zip(usage_model, model, strict=True))
     costs: dict[tuple, Decimal | None] = {}  # a batch repeats a few usages
     cost = []
@@ -181,7 +182,7 @@ def batch_of(records: list[tuple], ids: Iterable[int]) -> Entry:
     return Entry(
         tuple(ids), timestamp, proxy_id, ip, method, clipped(path, 500), prompt_hash, status_code,
         tuple(map(round, latency_ms, repeat(3))), cache, failure, clipped(model, 200), input_tokens, output_tokens,
-        tuple(cost), owner_id,
+        tuple(cost), client_messages, upstream_messages, owner_id,
     )  # fmt: skip
 
 
@@ -202,6 +203,8 @@ def db_values(batch: Entry) -> list:
         timestamp_column(batch.timestamp),
         *batch[2:14],
         map(costs.__getitem__, batch.cost_usd),
+        batch.client_messages,
+        batch.upstream_messages,
     )
     return list(chain.from_iterable(zip(*columns, strict=True)))  # 2:14 = proxy_id .. completion_tokens
 

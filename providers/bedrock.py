@@ -254,6 +254,11 @@ class BedrockProvider(Provider):
         region = scope_region(request.headers.get("authorization", "")) or default_region()
         return f"https://bedrock-runtime.{region}.amazonaws.com"
 
+    def signs_body(self, request: Request) -> bool:
+        """Re-signing for the upstream hashes the body: only a request signed for the proxy is; one signed for
+        Bedrock (the redirect helper) or carrying an API key goes as it came, its body streamed."""
+        return SIGNED_HOST_HEADER not in request.headers and is_sigv4(request.headers.get("authorization", ""))
+
     def upstream_request(self, upstream_url: str, request: Request, route: Route) -> UpstreamRequest:
         authorization = request.headers.get("authorization", "")
         signed_host = request.headers.get(SIGNED_HOST_HEADER)

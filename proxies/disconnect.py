@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+DISCONNECTS = frozenset({"http.disconnect", "websocket.disconnect"})
+
 
 async def wait_for_disconnect(receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
+    while (await receive())["type"] not in DISCONNECTS:
         pass
 
 
@@ -43,8 +45,9 @@ class DisconnectWatch:
         self.in_flight: dict[asyncio.Task, list] = {}  # task -> [started at, receive, watch task or None]
         self.sweeping = False
 
-    def begin(self, receive) -> asyncio.Task:
-        task = asyncio.current_task(self.loop)
+    def begin(self, receive, task: asyncio.Task | None = None) -> asyncio.Task:
+        """Watches the client of `task` (the current one by default) from now on."""
+        task = task or asyncio.current_task(self.loop)
         self.in_flight[task] = [self.loop.time(), receive, None]
         if not self.sweeping:
             self.sweeping = True
@@ -52,9 +55,9 @@ class DisconnectWatch:
         return task
 
     def end(self, task: asyncio.Task) -> None:
-        watcher = self.in_flight.pop(task)[2]
-        if watcher is not None:
-            watcher.cancel()
+        watched = self.in_flight.pop(task, None)  # a pass-through's client is watched once its body is whole
+        if watched is not None and watched[2] is not None:
+            watched[2].cancel()
 
     def sweep(self) -> None:
         due = self.loop.time() - WATCH_AFTER_SECONDS

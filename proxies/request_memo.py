@@ -25,6 +25,20 @@ class RequestMemo:
         self.entries = entries
         self.max_body = max_body
         self._known: OrderedDict[tuple, tuple[Route, str]] = OrderedDict()
+        self._unmodelled: dict[tuple[str, str], Route | None] = {}
+
+    def passthrough(self, method: str, path: str) -> Route | None:
+        """The pass-through Route of a request no endpoint models, known before its body is read; None for one the
+        provider models (or refuses). One dict look-up for the few paths an app repeats; bounded by clearing."""
+        key = (method, path)
+        try:
+            return self._unmodelled[key]
+        except KeyError:
+            pass
+        if len(self._unmodelled) >= self.entries * 4:
+            self._unmodelled.clear()
+        route = self._unmodelled[key] = self.provider.unmodelled(method, path)
+        return route
 
     def __len__(self) -> int:
         return len(self._known)

@@ -131,6 +131,11 @@ class OperationSerializer(serializers.Serializer):
     paths = serializers.ListField(child=serializers.CharField(), help_text="e.g. `/v1/models/{model}`.")
 
 
+class WebSocketAPISerializer(serializers.Serializer):
+    api = serializers.CharField(help_text="e.g. `Realtime`.")
+    path = serializers.CharField(help_text="e.g. `/v1/realtime`.")
+
+
 class CoverageSerializer(serializers.Serializer):
     """What a proxy of this provider does with each request."""
 
@@ -138,6 +143,11 @@ class CoverageSerializer(serializers.Serializer):
     forwarded = OperationSerializer(many=True, help_text="Modelled, forwarded every time, never cached.")
     passthrough = serializers.ListField(
         child=serializers.CharField(), help_text="The API roots under which any other request passes through uncached."
+    )
+    websockets = WebSocketAPISerializer(
+        many=True,
+        help_text="The WebSocket APIs its SDKs open: tunnelled both ways, never cached, the failure rules at the "
+        "handshake (as any WebSocket under the API roots).",
     )
     refused = serializers.CharField(help_text="What is never forwarded, and how it is answered.")
 

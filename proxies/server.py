@@ -60,6 +60,7 @@ class ProxyServer:
         config = uvicorn.Config(
             app,
             http=HttpProtocol,
+            ws="websockets-sansio",  # WebSockets (OpenAI Realtime, Gemini Live) tunnel through: proxies/tunnel.py
             lifespan="off",
             # The client IP is the TCP peer: IP rules must not be talked past with X-Forwarded-For.
             proxy_headers=False,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable
 
 import aiohttp
 import httpx
@@ -61,10 +61,12 @@ class UpstreamPool:
     def __init__(self, timeout: float, private_networks: Callable[[], bool]):
         own_addresses()  # looked up once here, never on the loop's request path
         self.private_networks = private_networks
+        self.timeout = timeout
+        self.ssl_context = httpx.create_ssl_context()  # the upstream WebSockets' too (proxies/tunnel.py)
         connector = aiohttp.TCPConnector(
             limit=1000,
             keepalive_timeout=30,
-            ssl=httpx.create_ssl_context(),
+            ssl=self.ssl_context,
             resolver=PublicOnlyResolver(private_networks),
         )
         self.session = aiohttp.ClientSession(
@@ -77,8 +79,11 @@ class UpstreamPool:
             timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=10.0, sock_read=timeout),
         )
 
-    async def send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> aiohttp.ClientResponse:
-        """The upstream's answer once its headers are in; the caller reads the body and then releases it."""
+    async def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | AsyncIterable[bytes]
+    ) -> aiohttp.ClientResponse:
+        """The upstream's answer once its headers are in; the caller reads the body and then releases it. A body
+        given as an async iterable is sent as it comes (with the Content-Length in `headers`, else chunked)."""
         target = encoded_url(url)
         if not self.private_networks() and (reason := literal_refusal(target.raw_host)):
             raise ForbiddenAddress(reason)

@@ -579,16 +579,29 @@ def test_an_rpm_limit_throttles_with_boto3s_throttling_exception(api, runner, pr
 # 6. unknown paths and methods
 
 
-def test_an_unknown_path_answers_bedrocks_404_and_a_wrong_method_its_405(proxy, upstream):
-    unknown = httpx.post(f"{proxy['base_url']}/model/{ENCODED_MODEL}/summon", content=b"{}")
+def test_a_path_outside_bedrocks_api_answers_its_404(proxy, upstream):
+    unknown = httpx.post(f"{proxy['base_url']}/summon/{ENCODED_MODEL}", content=b"{}")
     assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/json"
     assert unknown.headers["x-amzn-errortype"].startswith("UnknownOperationException:")
     assert "message" in unknown.json() and unknown.headers["x-amzn-requestid"]
-
-    wrong = httpx.get(f"{proxy['base_url']}/model/{ENCODED_MODEL}/converse")
-    assert wrong.status_code == 405 and wrong.headers["x-amzn-errortype"].startswith("UnknownOperationException:")
-    assert "GET" in wrong.json()["message"]
     assert upstream.requests == []
+
+
+def test_an_unmodelled_operation_is_signed_again_with_its_body_and_passed_through(
+    server_credentials, proxy, upstream, bedrock, runner
+):
+    body = b'{"the": "whole body, hashed into the signature"}'
+    with raw_client() as client:
+        unknown = client.post(
+            f"{proxy['base_url']}/model/{ENCODED_MODEL}/summon", content=body, headers=sigv4_headers()
+        )
+        wrong = client.get(f"{proxy['base_url']}/model/{ENCODED_MODEL}/converse", headers=sigv4_headers())
+    assert unknown.status_code == wrong.status_code == 404  # the upstream's own answers, relayed
+    assert unknown.headers["x-amzn-errortype"].startswith("UnknownOperationException")
+    assert bedrock.verified == ["sigv4", "sigv4"]  # the fake checked each signature, the body's hash with it
+    assert [(r.method, r.body) for r in upstream.requests] == [("POST", body), ("GET", b"")]
+    entries = logs(runner, proxy, 2)
+    assert [(e.status_code, e.cache) for e in entries] == [(404, "bypass"), (404, "bypass")]
 
 
 def test_invalid_json_answers_a_serialization_exception(proxy):

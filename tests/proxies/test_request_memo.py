@@ -75,10 +75,21 @@ def test_it_resolves_a_repeat_the_cache_answered_without_building_its_request():
 
 def test_it_resolves_a_refusal_and_an_uncacheable_route_without_a_key():
     memo = RequestMemo(providers.get("anthropic"))
-    memo.resolve(unknown := flow_of("anthropic", "POST", "/v1/nowhere"))
+    memo.resolve(unknown := flow_of("anthropic", "POST", "/nowhere"))
     assert unknown.refused.fault is Fault.NOT_FOUND and unknown.route is None and unknown.key is None
+    memo.resolve(unmodelled := flow_of("anthropic", "POST", "/v1/nowhere"))
+    assert unmodelled.route.passthrough and unmodelled.key is None and unmodelled.refused is None
     memo.resolve(batch := flow_of("anthropic", "POST", "/v1/messages/batches"))
     assert batch.route.cacheable is False and batch.key is None and batch.refused is None
+
+
+def test_it_knows_a_pass_through_by_its_method_and_path_alone():
+    memo = RequestMemo(providers.get("openai"))
+    assert memo.passthrough("GET", "/v1/files").passthrough
+    assert memo.passthrough("GET", "/v1/chat/completions").passthrough  # stored completions, not a chat
+    assert memo.passthrough("POST", "/v1/chat/completions") is None  # modelled: routed once its body is read
+    assert memo.passthrough("GET", "/nowhere") is None  # refused once routed
+    assert memo.passthrough("GET", "/v1/../admin") is None  # a dot segment names no API path
 
 
 def test_it_never_remembers_a_body_over_its_bound():
