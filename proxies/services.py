@@ -82,7 +82,7 @@ def proxy_update(*, proxy: Proxy, **fields) -> Proxy:
 
 
 def proxy_start(*, proxy: Proxy) -> Proxy:
-    """Asks for the proxy to run (wait_applied: until it runs or failed to start)."""
+    """Asks for the proxy to run (wait_applied with `steady`: until it runs or failed to start)."""
     with change(proxy):
         proxy.desired_state = Proxy.Desired.RUNNING
         proxy.save(update_fields=["desired_state", "updated_at"])
@@ -122,14 +122,14 @@ def change(proxy: Proxy) -> Iterator[None]:
 APPLY_POLL_SECONDS = 0.02
 
 
-def wait_applied(proxy: Proxy, timeout: float | None = None) -> bool:
-    """Waits until the proxy serves as of the revision `proxy` was read at (Proxy.has_applied), for at most
-    `timeout` (RUBBERDUCK_APPLY_WAIT_SECONDS); says whether it does. `proxy` is read again meanwhile; one deleted
-    meanwhile serves nothing."""
+def wait_applied(proxy: Proxy, *, steady: bool = False, timeout: float | None = None) -> bool:
+    """Waits until the proxy has applied the revision `proxy` was read at (Proxy.has_applied) and, if `steady`,
+    is no longer starting or stopping (a start or a stop), for at most `timeout` (RUBBERDUCK_APPLY_WAIT_SECONDS);
+    says whether it has. `proxy` is read again meanwhile; one deleted meanwhile serves nothing."""
     revision = proxy.revision
     deadline = time.monotonic() + (settings.RUBBERDUCK_APPLY_WAIT_SECONDS if timeout is None else timeout)
     runner = local_runner()
-    while not proxy.has_applied(revision):
+    while not (proxy.has_applied(revision) and (proxy.is_steady() or not steady)):
         left = deadline - time.monotonic()
         if left <= 0:
             return False

@@ -133,6 +133,8 @@ def test_it_describes_each_answer_with_exactly_its_fields(schema, api):
         "SiteSettings": [api.get("/api/v1/settings/").json()],
         "Deleted": [api.delete(f"/api/v1/proxies/{proxy_id}/cache").json()],
     }
+    Proxy.objects.filter(pk=proxy_id).update(runner_id="elsewhere")  # held by a runner yet to apply revision 99
+    answers["Pending"] = [api.get(f"/api/v1/proxies/{proxy_id}/?revision=99").json()]
     for name, examples in answers.items():
         assert examples, name
         for example in examples:

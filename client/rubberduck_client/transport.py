@@ -16,7 +16,7 @@ from rubberduck_client.plans import Answer, Call, Pause, Plan
 
 VERSION = "0.1.0"
 DEFAULT_URL = "http://127.0.0.1:8000"
-# Starting a proxy answers once it runs, which the server waits for up to 10 s.
+# A write answers once the running proxy applies it, which the server waits for up to 5 s (then 202, polled).
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 T = TypeVar("T")

@@ -21,6 +21,8 @@ FIELDS = {
     "status",
     "last_error",
     "base_url",
+    "revision",
+    "applied",
     "created_at",
     "updated_at",
 }

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import openai
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from proxies.models import Proxy
 from tests.conftest import wait_until
@@ -157,11 +159,18 @@ def test_it_refuses_the_very_next_connection_once_stopped_and_serves_it_once_sta
 # When the runner does not apply in time: 202 and where to poll.
 
 
-def test_it_answers_202_pending_with_a_location_until_a_runner_applies_the_write(api, transactional_db, settings):
-    settings.RUBBERDUCK_APPLY_WAIT_SECONDS = 0.2
-    body = {"name": "nobody-runs-it", "provider": "openai", "model_name": "m"}
-    proxy = api.post("/api/v1/proxies/", body, format="json").json()  # wanted running; no runner takes it
+def held_by_a_stuck_runner(api, settings) -> dict:
+    """A running proxy whose runner holds it but acts on nothing any more (no runner runs in this test)."""
+    settings.RUBBERDUCK_APPLY_WAIT_SECONDS = 0.1
+    proxy = api.post("/api/v1/proxies/", {"name": "stuck", "provider": "openai", "model_name": "m"}, format="json")
+    Proxy.objects.filter(pk=proxy.json()["id"]).update(
+        runner_id="elsewhere:1:stuck", lease_expires_at=timezone.now() + timedelta(hours=1), status="running"
+    )
+    return proxy.json()
 
+
+def test_it_answers_202_pending_with_a_location_until_the_runner_applies_the_write(api, transactional_db, settings):
+    proxy = held_by_a_stuck_runner(api, settings)
     put = api.put(f"/api/v1/proxies/{proxy['id']}/failures", FAIL, format="json")
     assert put.status_code == 202
     assert put.json() == {
@@ -175,20 +184,19 @@ def test_it_answers_202_pending_with_a_location_until_a_runner_applies_the_write
     assert api.get(location).status_code == 202
     assert api.get(f"/api/v1/proxies/{proxy['id']}/").json()["applied"] is False
 
-    Proxy.objects.filter(pk=proxy["id"]).update(applied_revision=2)  # as the runner serving it acknowledges
+    Proxy.objects.filter(pk=proxy["id"]).update(applied_revision=2)  # as the runner acknowledges what it applied
     assert (api.get(location).status_code, api.get(location).json()) == (200, FAIL)
     assert api.get(f"/api/v1/proxies/{proxy['id']}/").json()["applied"] is True
 
 
 def test_it_points_each_pending_write_at_a_location_that_answers_as_the_write_would(api, transactional_db, settings):
-    settings.RUBBERDUCK_APPLY_WAIT_SECONDS = 0.05
-    body = {"name": "nobody-runs-it", "provider": "openai", "model_name": "m"}
-    proxy = api.post("/api/v1/proxies/", body, format="json").json()
+    proxy = held_by_a_stuck_runner(api, settings)
     base = f"http://testserver/api/v1/proxies/{proxy['id']}"
     writes = {
-        "patch": (api.patch(f"/api/v1/proxies/{proxy['id']}/", {"description": "d"}, format="json"), f"{base}/"),
-        "start": (api.post(f"/api/v1/proxies/{proxy['id']}/start"), f"{base}/"),
-        "cache": (api.delete(f"/api/v1/proxies/{proxy['id']}/cache"), f"{base}/cache"),
+        "patch": (api.patch(f"{base}/", {"description": "d"}, format="json"), f"{base}/"),
+        "stop": (api.post(f"{base}/stop", {}, format="json"), f"{base}/"),
+        "start": (api.post(f"{base}/start"), f"{base}/"),
+        "cache": (api.delete(f"{base}/cache"), f"{base}/cache"),
     }
     for revision, (name, (answer, where)) in enumerate(writes.items(), start=2):
         assert answer.status_code == 202, name
@@ -196,20 +204,30 @@ def test_it_points_each_pending_write_at_a_location_that_answers_as_the_write_wo
         assert answer.headers["Location"] == f"{where}?revision={revision}{extra}", name
         assert api.get(answer.headers["Location"]).status_code == 202, name
 
-    Proxy.objects.filter(pk=proxy["id"]).update(applied_revision=4)
-    assert api.get(f"{base}/?revision=3").json()["description"] == "d"
-    assert api.get(f"{base}/cache?revision=4&deleted=0").json() == {"deleted": 0}
+    Proxy.objects.filter(pk=proxy["id"]).update(applied_revision=5)
+    assert api.get(f"{base}/?revision=2").status_code == 202  # still starting: the runner has not said running
+    Proxy.objects.filter(pk=proxy["id"]).update(status="running")
+    assert api.get(f"{base}/?revision=2").json()["description"] == "d"
+    assert api.get(f"{base}/cache?revision=5&deleted=0").json() == {"deleted": 0}
 
 
-def test_it_answers_at_once_for_a_stopped_proxy_that_has_nothing_to_apply(api, transactional_db, settings):
+def test_it_answers_an_edit_at_once_when_no_runner_holds_the_proxy(api, transactional_db, settings):
+    """Nothing serves it: the runner that takes it reads it whole."""
     settings.RUBBERDUCK_APPLY_WAIT_SECONDS = 30
-    body = {"name": "stopped", "provider": "openai", "model_name": "m"}
-    proxy = api.post("/api/v1/proxies/", body, format="json").json()
-    stopped = api.post(f"/api/v1/proxies/{proxy['id']}/stop", {}, format="json")  # no runner ever took it
-    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    proxy = api.post("/api/v1/proxies/", {"name": "p", "provider": "openai", "model_name": "m"}, format="json").json()
     assert api.put(f"/api/v1/proxies/{proxy['id']}/failures", FAIL, format="json").status_code == 200
     assert api.patch(f"/api/v1/proxies/{proxy['id']}/", {"tags": ["x"]}, format="json").status_code == 200
     assert api.delete(f"/api/v1/proxies/{proxy['id']}/cache").status_code == 200
+    stopped = api.post(f"/api/v1/proxies/{proxy['id']}/stop", {}, format="json")
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+
+
+def test_it_answers_a_start_that_no_runner_takes_with_202_never_with_starting(api, transactional_db, settings):
+    settings.RUBBERDUCK_APPLY_WAIT_SECONDS = 0.1
+    proxy = api.post("/api/v1/proxies/", {"name": "p", "provider": "openai", "model_name": "m"}, format="json").json()
+    started = api.post(f"/api/v1/proxies/{proxy['id']}/start")
+    assert started.status_code == 202
+    assert api.get(started.headers["Location"]).status_code == 202
 
 
 def test_it_refuses_a_poll_with_a_revision_that_is_no_number(api, transactional_db):

@@ -70,7 +70,7 @@ function query(params) {
   return s ? `?${s}` : ''
 }
 
-export async function request(method, url, { body, params, allow = [] } = {}) {
+export async function request(method, url, { body, params, allow = [], polls = 120 } = {}) {
   const headers = { Accept: 'application/json' }
   if (method !== 'GET' && method !== 'HEAD') {
     await ensureCsrf()
@@ -84,6 +84,12 @@ export async function request(method, url, { body, params, allow = [] } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   if (res.status === 204) return null
+  // A write the running proxy has not applied yet: 202 and where to poll, which answers as the write would.
+  const location = res.status === 202 && res.headers.get('Location')
+  if (location && polls > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    return request('GET', location, { polls: polls - 1 })
+  }
   const text = await res.text()
   let data = null
   try {
