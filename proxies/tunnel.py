@@ -20,7 +20,7 @@ from providers.base import HOP_BY_HOP, Answer, Fault, UpstreamRequest
 from proxies.failures import StreamRule
 from proxies.flow import ClientGone, Flow
 from proxies.relay import encode_headers, send_answer
-from proxies.upstream import UpstreamPool
+from proxies.upstream import ForbiddenAddress, UpstreamPool, unreachable
 
 # What each of the tunnel's two sockets negotiates for itself, never copied from one to the other.
 HANDSHAKE_HEADERS = frozenset(
@@ -58,6 +58,7 @@ async def open_upstream(flow: Flow, outgoing: UpstreamRequest, pool: UpstreamPoo
     url = "ws" + outgoing.url.removeprefix("http")  # http: -> ws:, https: -> wss:
     provider = flow.settings.provider
     try:
+        address = await pool.address_for(url)  # the pool's rule on private networks holds here too
         return await connect(
             url,
             additional_headers=[(k, v) for k, v in outgoing.headers if k.lower() not in NOT_COPIED],
@@ -68,6 +69,7 @@ async def open_upstream(flow: Flow, outgoing: UpstreamRequest, pool: UpstreamPoo
             max_size=None,  # the provider's limits hold, not another one here
             user_agent_header=None,  # the client's own goes up
             proxy=None,
+            **({"host": address} if address else {}),  # the Host header and TLS name stay the URL's
         )
     except InvalidStatus as refused:
         answer = refused.response
@@ -76,6 +78,8 @@ async def open_upstream(flow: Flow, outgoing: UpstreamRequest, pool: UpstreamPoo
     except TimeoutError:
         message = "Rubberduck timed out opening the upstream WebSocket."
         await send_answer(flow, provider.error(504, Fault.UPSTREAM_TIMEOUT, message=message))
+    except ForbiddenAddress as e:
+        await send_answer(flow, provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=unreachable(e)))
     except (OSError, InvalidHandshake, InvalidURI) as e:
         message = f"Rubberduck could not open the upstream WebSocket: {e.__class__.__name__}."
         await send_answer(flow, provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message))

@@ -63,12 +63,8 @@ class UpstreamPool:
         self.private_networks = private_networks
         self.timeout = timeout
         self.ssl_context = httpx.create_ssl_context()  # the upstream WebSockets' too (proxies/tunnel.py)
-        connector = aiohttp.TCPConnector(
-            limit=1000,
-            keepalive_timeout=30,
-            ssl=self.ssl_context,
-            resolver=PublicOnlyResolver(private_networks),
-        )
+        self.resolver = PublicOnlyResolver(private_networks)
+        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=30, ssl=self.ssl_context, resolver=self.resolver)
         self.session = aiohttp.ClientSession(
             connector=connector,
             # Callers share the pool: a cookie the upstream sets for one must never go out with another's request.
@@ -88,6 +84,19 @@ class UpstreamPool:
         if not self.private_networks() and (reason := literal_refusal(target.raw_host)):
             raise ForbiddenAddress(reason)
         return await self.session.request(method, target, headers=headers, data=body or None, allow_redirects=False)
+
+    async def address_for(self, url: str) -> str | None:
+        """Where a connection the pool does not make itself (an upstream WebSocket, proxies/tunnel.py) must go: an
+        address of the URL's host this proxy may reach, or None when it may reach any (it then resolves the host
+        itself). Raises ForbiddenAddress when there is none."""
+        if self.private_networks():
+            return None
+        target = encoded_url(url)
+        if reason := literal_refusal(target.raw_host):
+            raise ForbiddenAddress(reason)
+        if is_ip(target.raw_host or ""):
+            return None
+        return (await self.resolver.resolve(target.raw_host, target.port or 0, socket.AF_UNSPEC))[0]["host"]
 
     async def aclose(self) -> None:
         await self.session.close()

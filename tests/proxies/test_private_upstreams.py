@@ -164,3 +164,23 @@ def test_a_declaration_is_held_to_the_same_rule(restricted, api):
     [error] = answer.json()["errors"]
     assert error["path"] == "proxies[0].upstream_url" and "link-local" in error["message"]
     assert api.get("/api/v1/proxies/").json() == []
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_a_websocket_tunnel_is_held_to_the_same_rule(proxy_then_restricted, runner, host):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from tests.fakes import websocket as fake
+
+    upstream = fake.FakeSocketUpstream(fake.openai_realtime).start()
+    try:
+        proxy = proxy_then_restricted(upstream.url.replace("127.0.0.1", host) + "/v1")
+        url = proxy["base_url"].replace("http://", "ws://") + "/realtime?model=gpt-realtime"
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, additional_headers={"Authorization": "Bearer sk-test"})
+        assert refused.value.response.status_code == 502
+        assert "a loopback address, which this proxy may not reach" in refused.value.response.body.decode()
+        assert upstream.handshakes == []
+    finally:
+        upstream.stop()
