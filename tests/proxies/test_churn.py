@@ -244,6 +244,7 @@ def test_it_churns_with_a_separate_runproxies_process_without_a_stuck_status_or_
             [sys.executable, "manage.py", "runproxies"], env=env, cwd=django_settings.BASE_DIR, stdout=log, stderr=log
         )
     try:
+        wait_until(lambda: "started" in log_path.read_text(), timeout=60)  # its imports take seconds under load
         churn_counted(user, openai_upstream.url + "/v1", {"runproxies": process.pid, "test process": "self"})
     finally:
         process.terminate()
