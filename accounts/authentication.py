@@ -5,12 +5,23 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts.models import ApiToken, hash_key
+from accounts.ratelimits import limit_hit, rate_limited
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):
     """`Authorization: Token <key>`, checked against the stored hash; a revoked token fails at once."""
 
     keyword = "Token"
+
+    def authenticate(self, request):
+        """As DRF's, but wrong keys are counted per client IP: past the limit they get 429 instead of 401."""
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            wait = limit_hit(request, "token_auth_failure", account=None)
+            if wait is not None:
+                raise rate_limited(wait) from None
+            raise
 
     def authenticate_credentials(self, key):
         token = ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()

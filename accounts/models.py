@@ -40,10 +40,21 @@ def default_metrics_retention():
 class SiteSettings(models.Model):
     """The global settings: one row (pk=1), read through `SiteSettings.current()`, written by staff only."""
 
+    class ServerCredentials(models.TextChoices):
+        STAFF = "staff"
+        EVERYONE = "everyone"
+        NOBODY = "nobody"
+
     log_retention_days = models.PositiveIntegerField(default=30)
     metrics_retention_days = models.JSONField(default=default_metrics_retention)
     signup_open = models.BooleanField(default=True)
     default_upstreams = models.JSONField(default=dict, blank=True)  # {provider_id: url}; absent = provider default
+    # Whether everyone's proxies may forward to loopback, private and link-local addresses (staff's always may).
+    allow_private_upstreams = models.BooleanField(default=False)
+    # Whose Bedrock proxies may have requests re-signed with this server's own AWS credentials.
+    server_aws_credentials = models.CharField(
+        max_length=16, choices=ServerCredentials.choices, default=ServerCredentials.STAFF
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -22,6 +22,7 @@ DEFAULT_RATES = {
     "signup": {"ip": "10/m", "account": "3/m"},
     "password_reset": {"ip": "10/m", "account": "3/m"},
     "token_create": {"ip": "30/m", "account": "10/m"},
+    "token_auth_failure": {"ip": "30/m"},  # wrong `Authorization: Token` keys (accounts/authentication.py)
 }
 
 # allauth endpoints (headless for the SPA, and the regular views that HEADLESS_ONLY=False keeps alive).
@@ -49,7 +50,7 @@ def limit_hit(request, action: str, account: str | None) -> int | None:
     """Counts one attempt of `action`; returns the seconds until it may be retried when over a limit, else None.
     Both counters are always incremented, so an attacker rotating accounts from one IP is still caught."""
     waits = []
-    keys = {"ip": "ip"}
+    keys = {"ip": ip_key(request)}
     if account:
         keys["account"] = lambda group, request: account
     for scope, key in keys.items():
@@ -63,13 +64,23 @@ def limit_hit(request, action: str, account: str | None) -> int | None:
     return max(1, *waits) if waits else None
 
 
+def ip_key(request):
+    """django-ratelimit's own key (IPv6 counted per /64), or one shared key when the server gave no peer address
+    (an ASGI server on a UNIX socket), which django-ratelimit would fail the request for."""
+    return "ip" if request.META.get("REMOTE_ADDR") else (lambda group, request: "no-address")
+
+
 def check_limit(request, action: str, account: str | None) -> None:
     """For our DRF views: raises a 429 in the API's one error shape."""
     wait = limit_hit(request, action, account)
     if wait is not None:
-        error = RateLimited()
-        error.wait = wait  # DRF turns this into a Retry-After header
-        raise error
+        raise rate_limited(wait)
+
+
+def rate_limited(wait: int) -> RateLimited:
+    error = RateLimited()
+    error.wait = wait  # DRF turns this into a Retry-After header
+    return error
 
 
 def _account_of(request) -> str | None:

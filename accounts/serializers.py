@@ -43,7 +43,25 @@ class SiteSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SiteSettings
-        fields = ["log_retention_days", "metrics_retention_days", "signup_open", "default_upstreams", "editable"]
+        fields = [
+            "log_retention_days",
+            "metrics_retention_days",
+            "signup_open",
+            "default_upstreams",
+            "allow_private_upstreams",
+            "server_aws_credentials",
+            "editable",
+        ]
+        extra_kwargs = {
+            "allow_private_upstreams": {
+                "help_text": "Whether every user's proxies may forward to loopback, private and link-local "
+                "addresses (cloud metadata, this server's own ports). Staff's proxies always may."
+            },
+            "server_aws_credentials": {
+                "help_text": "Whose Bedrock proxies may have requests re-signed with this server's own AWS "
+                "credentials (only ever towards Bedrock Runtime's own hosts)."
+            },
+        }
 
     def get_editable(self, obj) -> bool:
         request = self.context.get("request")

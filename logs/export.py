@@ -19,14 +19,15 @@ CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
 COLUMNS = ENTRY_COLUMNS
+COST = COLUMNS.index("cost_usd")
 
 
 def rows(qs: QuerySet) -> Iterator[tuple]:
     """Entries as tuples in ENTRY_FIELDS order. `.iterator()` streams from the cursor (server-side on
     PostgreSQL) instead of caching the queryset; tuples, not model instances: an export can be millions."""
     for values in qs.values_list(*COLUMNS).iterator(chunk_size=CHUNK):
-        cost = values[-1]
-        yield (values[0], iso(values[1]), *values[2:-1], None if cost is None else float(cost))
+        cost = values[COST]
+        yield (values[0], iso(values[1]), *values[2:COST], None if cost is None else float(cost), *values[COST + 1 :])
 
 
 def as_csv(qs: QuerySet) -> Iterator[bytes]:

@@ -17,6 +17,8 @@ ENTRY_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "cost_usd",
+    "client_messages",
+    "upstream_messages",
 )
 
 # The same, as the table's columns.
@@ -39,7 +41,7 @@ class LogEntry(models.Model):
         IP_BLOCKED = "ip_blocked"
         STREAM_CUT = "stream_cut"
 
-    # No index of its own: log_proxy_time starts with it, and every index costs each insert (the writer's hot loop).
+    # No index of its own: log_proxy_time starts with it, and every index costs each insert (D29).
     proxy = models.ForeignKey("proxies.Proxy", on_delete=models.CASCADE, related_name="log_entries", db_index=False)
     timestamp = models.DateTimeField(db_index=True)
     ip = models.CharField(max_length=64)
@@ -54,12 +56,14 @@ class LogEntry(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    # A WebSocket session's (status 101, its duration in latency_ms): the messages each side sent through it.
+    client_messages = models.PositiveIntegerField(null=True, blank=True)
+    upstream_messages = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-timestamp", "-id"]
-        # Ascending, read backwards for newest first: a new row is appended at the end of its proxy's range,
-        # where in a descending index it went in at the start and each split left two half-full pages (the index
-        # was ~75 % larger, and a batch wrote that many more pages).
+        # Ascending, read backwards for newest first: new rows append to their proxy's range instead of splitting
+        # pages (D28).
         indexes = [models.Index(fields=["proxy", "timestamp", "id"], name="log_proxy_time")]
         verbose_name_plural = "log entries"
 

@@ -23,8 +23,7 @@ def cost_usd(provider_id, model, input_tokens, output_tokens, cache_read, cache_
         return None
     if not _known(provider_id, model):
         return None
-    # genai-prices takes ~0.1 ms per call, which made pricing most of the log writer's GIL time under load
-    # (bench/profile.py); rows repeat the same few usages, so memoise per minute (prices can vary by time).
+    # genai-prices is slow per call and rows repeat a few usages: memoise per minute, as prices can vary by time (D22).
     minute = int(time.time() // 60)
     return _price(provider_id, model, input_tokens, output_tokens, cache_read, cache_write, minute)
 

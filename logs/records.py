@@ -27,7 +27,12 @@ class Entry(NamedTuple):
     prompt_tokens: int | None
     completion_tokens: int | None
     cost_usd: Decimal | None
+    client_messages: int | None
+    upstream_messages: int | None
     owner_id: int
+
+
+OWNER_ID = Entry._fields.index("owner_id")
 
 
 def by_proxy(batch: Entry) -> list[Entry]:
@@ -38,7 +43,7 @@ def by_proxy(batch: Entry) -> list[Entry]:
         return []
     if len(set(batch.proxy_id)) == 1 and len(set(batch.owner_id)) == 1:
         return [batch]
-    return list(split(batch, lambda row: (row[2], row[15])).values())  # proxy_id, owner_id
+    return list(split(batch, lambda row: (row[2], row[OWNER_ID])).values())  # proxy_id, owner_id
 
 
 def split(batch: Entry, key: Callable[[tuple], Hashable]) -> dict[Hashable, Entry]:

@@ -1,15 +1,14 @@
 """The one log writer of a runner process.
 
-The request path appends a LogRecord to an in-memory deque (about a microsecond, thread-safe). This
+The request path appends a LogRecord to an in-memory deque (cheap and thread-safe). This
 thread drains it every ~100 ms, or sooner once 500 rows wait, and writes each batch in one transaction
 with multi-row INSERTs; sinks then see the committed batch (metrics roll-ups, live streams).
 
 Everything here shares the GIL, and on a busy machine the core, with the proxies: a row's cost is paid by
-the hits it displaces (bench/run.py "logging cost"). So a batch of queued records is turned around column by
-column (transposed, mapped and chained in C, with no Python step per row where a column needs none), without
-dicts or datetimes, and batches are large enough that the per-batch work (transaction, id allocation, roll-up
-upserts) stays small per row. Not larger: a flush of 2,000 rows kept the proxies from the GIL long enough to put
-the hit p99 at C=64 at 7.2-8.2 ms, where 500 give 6.0-6.1 ms for the same CPU (docs/performance-history.md).
+the hits it displaces. So a batch of queued records is turned around column by column (transposed, mapped and
+chained in C, with no Python step per row where a column needs none), without dicts or datetimes (D24), and
+flushes are large enough that the per-batch work stays small per row, yet short enough to keep the hit p99
+down (D31).
 """
 
 from __future__ import annotations
@@ -82,8 +81,7 @@ class LogWriter:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            # Sleeps a whole interval unless a batch fills up: polling every 10 ms woke this thread, and made it
-            # take the GIL from a busy proxy, a hundred times a second.
+            # Sleeps a whole interval unless a batch fills up, so it does not take the GIL from busy proxies (D32).
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
@@ -172,7 +170,8 @@ def batch_of(records: list[tuple], ids: Iterable[int]) -> Entry:
     if not records:
         return Entry._make(() for _ in Entry._fields)
     (proxy_id, owner_id, timestamp, ip, method, path, prompt_hash, status_code, latency_ms, cache, failure, model,
-     pricing_provider, usage_model, input_tokens, output_tokens, cache_read, cache_write) = zip(*records, strict=True)  # fmt: skip
+     pricing_provider, usage_model, input_tokens, output_tokens, cache_read, cache_write, client_messages,
+     upstream_messages) = zip(*records, strict=True)  # fmt: skip
     model = tuple(u or m or "" for u, m in zip(usage_model, model, strict=True))
     costs: dict[tuple, Decimal | None] = {}  # a batch repeats a few usages
     cost = []
@@ -183,7 +182,7 @@ def batch_of(records: list[tuple], ids: Iterable[int]) -> Entry:
     return Entry(
         tuple(ids), timestamp, proxy_id, ip, method, clipped(path, 500), prompt_hash, status_code,
         tuple(map(round, latency_ms, repeat(3))), cache, failure, clipped(model, 200), input_tokens, output_tokens,
-        tuple(cost), owner_id,
+        tuple(cost), client_messages, upstream_messages, owner_id,
     )  # fmt: skip
 
 
@@ -204,15 +203,16 @@ def db_values(batch: Entry) -> list:
         timestamp_column(batch.timestamp),
         *batch[2:14],
         map(costs.__getitem__, batch.cost_usd),
+        batch.client_messages,
+        batch.upstream_messages,
     )
     return list(chain.from_iterable(zip(*columns, strict=True)))  # 2:14 = proxy_id .. completion_tokens
 
 
 def insert(values: list) -> None:
-    """Inserts rows ROWS_PER_INSERT at a time with multi-row VALUES: on SQLite 20-40 % less work per row than an
-    executemany of one-row INSERTs (the statement's setup and AUTOINCREMENT bookkeeping happen once per
-    statement). Sent on the DB-API cursor: Django's rewrites the 960-placeholder text on every call (~1.5 µs
-    a row)."""
+    """Inserts rows ROWS_PER_INSERT at a time with multi-row VALUES, so SQLite's per-statement setup and
+    AUTOINCREMENT bookkeeping happen once per 64 rows, on the DB-API cursor, where Django's would rewrite the
+    placeholder text on every call (D26)."""
     width = len(ENTRY_COLUMNS)
     cursor = connection.connection.cursor()
     try:
@@ -229,8 +229,8 @@ def insert_statement(rows: int, vendor: str) -> str:
     """On SQLite, OR FAIL: a plain INSERT inside a transaction first copies every page it will change to a
     statement journal, so that a constraint failure can undo that one statement; past 64 KiB the journal goes to
     a temporary file, opened and unlinked for the statement. A batch is all or nothing anyway (a failure rolls
-    the transaction back), and with several busy proxies, whose rows land in as many places of the
-    (proxy, time) index, that copying was most of the writer's page writes (docs/performance-history.md)."""
+    the transaction back), and with several busy proxies that copying would be most of the writer's page writes
+    (D27)."""
     verb, paramstyle = ("INSERT OR FAIL", "?") if vendor == "sqlite" else ("INSERT", "%s")
     row = f"({', '.join([paramstyle] * len(ENTRY_COLUMNS))})"
     return f"{verb} INTO logs_logentry ({', '.join(ENTRY_COLUMNS)}) VALUES {', '.join([row] * rows)}"
@@ -246,8 +246,8 @@ def timestamp_column(stamps: tuple[float, ...]) -> Iterable:
 
 class SqliteTimestamps:
     """The text Django stores on SQLite for an aware UTC datetime ("YYYY-MM-DD HH:MM:SS[.ffffff]"), from epoch
-    seconds, rounded as datetime.fromtimestamp rounds. The date-and-time part is formatted once per second:
-    building a datetime and formatting it was a quarter of the writer's time per row."""
+    seconds, rounded as datetime.fromtimestamp rounds. The date-and-time part is formatted once per second
+    (D25)."""
 
     def __init__(self):
         self.second: int | None = None
@@ -268,7 +268,7 @@ class SqliteTimestamps:
 
     def column(self, stamps: tuple[float, ...]) -> Iterable[str]:
         """Many at once: a batch spans ~0.1 s, so its stamps usually share their second, and then they are
-        formatted in C (~1 µs a row less than a call each). Not when one has no fraction, or rounds up to the next
+        formatted in C (D25). Not when one has no fraction, or rounds up to the next
         second: those take the call."""
         second = int(min(stamps, default=0))
         if stamps and int(max(stamps)) == second:

@@ -15,6 +15,7 @@ from logs.selectors import iso
 from metrics.models import MetricBucket
 from metrics.rollup import WINDOW_SECONDS, floor
 from metrics.serializers import MetricBucketSerializer
+from restapi.ids import MAX_ID
 from restapi.openapi import errors
 
 DEFAULT_SPAN = {"1m": timedelta(hours=1), "15m": timedelta(days=1), "1h": timedelta(days=7)}
@@ -25,7 +26,7 @@ class MetricsQuery(serializers.Serializer):
     window = serializers.ChoiceField(choices=list(WINDOW_SECONDS), default="1m")
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
-    proxy = serializers.IntegerField(required=False, min_value=1)
+    proxy = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
     def validate(self, attrs):
         until = attrs.get("until") or timezone.now()

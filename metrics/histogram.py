@@ -1,8 +1,8 @@
 """A Prometheus histogram fed a batch at a time (a custom collector, prometheus_client's documented extension).
 
 prometheus_client's Histogram takes one value per observe(), with a bucket scan and a lock each; the log
-writer observes every request, so that was a per-row cost on a thread that shares the GIL with the proxies.
-Here a batch costs one sort, a bisection per bucket and one lock; scrapes see the same exposition as a
+writer observes every request, so that would be a per-row cost on a thread that shares the GIL with the proxies
+(D23). Here a batch costs one sort, a bisection per bucket and one lock; scrapes see the same exposition as a
 Histogram's.
 """
 

@@ -1,5 +1,6 @@
 """Anthropic (api.anthropic.com): the Messages API, token counting, models, message batches, and the legacy
-Text Completions API (`/v1/complete`: `completion` events when streamed, no usage in its answers).
+Text Completions API (`/v1/complete`: `completion` events when streamed, no usage in its answers). A batch's
+`results_url` is rewritten to the proxy's address, so its results (passed through, streamed) come through it too.
 
 Clients use `Anthropic(base_url="http://127.0.0.1:PORT")`: the SDK's base has no `/v1`, paths start with it.
 Both `x-api-key` and `Authorization: Bearer` (what anthropic>=2 sends) are forwarded unchanged.
@@ -107,7 +108,7 @@ class AnthropicProvider(Provider):
         Endpoint("GET", r"/v1/messages/batches/(?P<id>[^/]+)", "batches.retrieve", cacheable=False),
         Endpoint("DELETE", r"/v1/messages/batches/(?P<id>[^/]+)", "batches.delete", cacheable=False),
         Endpoint("POST", r"/v1/messages/batches/(?P<id>[^/]+)/cancel", "batches.cancel", cacheable=False),
-        Endpoint("GET", r"/v1/messages/batches/(?P<id>[^/]+)/results", "batches.results", cacheable=False),
+        # A batch's results (JSONL, as large as the batch) pass through, streamed.
     )
 
     def usage(self, route: Route, body: bytes) -> Usage | None:
@@ -118,6 +119,13 @@ class AnthropicProvider(Provider):
         if data is None or not isinstance(data.get("usage"), dict):
             return None
         return message_usage(data)
+
+    def client_body(self, route: Route, body: bytes, upstream_base: str, proxy_base: str) -> bytes:
+        """A batch's `results_url` names the upstream, and the SDK fetches it as it is: it names the proxy instead."""
+        if not route.operation.startswith("batches."):
+            return body
+        results = "/v1/messages/batches/"
+        return body.replace(f'"{upstream_base}{results}'.encode(), f'"{proxy_base}{results}'.encode())
 
     def stream_inspector(self, route: Route) -> MessagesInspector:
         return MessagesInspector()

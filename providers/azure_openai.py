@@ -115,6 +115,7 @@ class AzureOpenAIProvider(Provider):
     pricing_provider_id = "azure"
     request_id_header = "x-request-id"
     api_roots = ("/openai/",)
+    websockets = (("Realtime", "/openai/realtime"), ("Realtime", "/openai/v1/realtime"))
     endpoints = _endpoints()
 
     def route(self, request: Request) -> Route:

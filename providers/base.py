@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
@@ -113,6 +114,12 @@ class Route:
     cacheable: bool = True
     model: str | None = None
     params: dict[str, str] = field(default_factory=dict)
+    passthrough: bool = False  # modelled by no endpoint: forwarded as it is, both bodies streamed, never cached
+
+
+PASSTHROUGH = Route("passthrough", cacheable=False, passthrough=True)
+# A "." or ".." path segment: no API has one, and a server normalising it would answer for another path.
+DOT_SEGMENT = re.compile(r"/\.\.?(?:/|\Z)")
 
 
 @dataclass(slots=True)
@@ -146,7 +153,7 @@ class Answer:
 class UpstreamRequest:
     url: str
     headers: list[tuple[str, str]]
-    body: bytes
+    body: bytes | AsyncIterable[bytes]  # a pass-through's body streams from the client as the upstream takes it
 
 
 class RouteError(Exception):
@@ -198,10 +205,17 @@ class Provider:
     client_base_path: ClassVar[str] = ""
     # Path prefixes the provider's API lives under, as its SDKs call it: every request the proxy serves is under one.
     api_roots: ClassVar[tuple[str, ...]] = ()
+    # The WebSocket APIs its SDKs open, as (name, path): tunnelled as any WebSocket under an API root is, listed so
+    # that coverage() can name them.
+    websockets: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Response headers naming a URL for the client's next request (a redirect's, an upload session's): one on the
+    # upstream is made the proxy's in a pass-through's answer, so that request comes through the proxy too.
+    url_headers: ClassVar[frozenset[str]] = frozenset({"location", "content-location"})
 
     def coverage(self) -> dict:
         """What a proxy of this provider does with requests, from `endpoints` and `api_roots`: the operations it
-        caches, those it forwards uncached, the roots under which other requests pass through, what it refuses."""
+        caches, those it forwards uncached, the roots under which other requests pass through (WebSockets too: the
+        known ones named), what it refuses."""
         groups: dict[tuple, dict] = {}
         for endpoint in self.endpoints:
             item = groups.setdefault(
@@ -215,20 +229,25 @@ class Provider:
             "cached": [item for (cacheable, *_), item in groups.items() if cacheable],
             "forwarded": [item for (cacheable, *_), item in groups.items() if not cacheable],
             "passthrough": list(self.api_roots),
+            "websockets": [{"api": name, "path": path} for name, path in self.websockets],
             "refused": f"Paths outside {roots}: answered with {self.name}'s own 404, never forwarded.",
         }
 
+    def for_owner(self, *, server_credentials: bool) -> Provider:
+        """The provider as a proxy of an owner with this policy (proxies/policy.py) uses it: itself, unless it acts
+        differently for them (Bedrock re-signs with the server's AWS credentials only for owners who may)."""
+        return self
+
     def route(self, request: Request) -> Route:
-        """Returns the Route of `request`. Raises RouteError(NOT_FOUND / METHOD_NOT_ALLOWED / BAD_REQUEST).
-        Reads only the method, path, query, body and Content-Type (proxies/request_memo.py relies on it)."""
+        """Returns the Route of `request`: its endpoint's, or a pass-through under an API root. Raises
+        RouteError(NOT_FOUND / BAD_REQUEST). Reads only the method, path, query, body and Content-Type
+        (proxies/request_memo.py relies on it)."""
         path = unquote(request.path)
-        allowed = False
         for endpoint in self.endpoints:
+            if endpoint.method != request.method:
+                continue
             m = endpoint.match(path)
             if m is None:
-                continue
-            if endpoint.method != request.method:
-                allowed = True
                 continue
             params = m.groupdict()
             body = request.json
@@ -240,9 +259,30 @@ class Provider:
             return Route(
                 endpoint.operation, stream, endpoint.cacheable, model if isinstance(model, str) else None, params
             )
-        if allowed:
-            raise RouteError(Fault.METHOD_NOT_ALLOWED, f"Method {request.method} is not allowed on {path}.", 405)
-        raise RouteError(Fault.NOT_FOUND, f"Unknown request URL: {request.method} {path}.", 404)
+        return self.passthrough_route(request.method, path)
+
+    def passthrough_route(self, method: str, path: str) -> Route:
+        """The Route of a request no endpoint models, given its percent-decoded `path`: passed through under an API
+        root; anywhere else (or with a dot segment, which no API path has) RouteError(NOT_FOUND)."""
+        if path.startswith(self.api_roots) and not DOT_SEGMENT.search(path):
+            return PASSTHROUGH
+        raise RouteError(Fault.NOT_FOUND, f"Unknown request URL: {method} {path}.", 404)
+
+    def unmodelled(self, method: str, path: str) -> Route | None:
+        """The pass-through Route of a request from its method and percent-encoded path alone (the body need not
+        be read to know it); None when an endpoint models it, or when route() refuses it."""
+        path = unquote(path)
+        if any(endpoint.method == method and endpoint.match(path) for endpoint in self.endpoints):
+            return None
+        try:
+            return self.passthrough_route(method, path)
+        except RouteError:
+            return None
+
+    def signs_body(self, request: Request) -> bool:
+        """Whether forwarding `request` signs its body (upstream_request() needs it whole): a pass-through's body
+        is then read before it goes upstream instead of streaming. `request.body` is empty when asked."""
+        return False
 
     def cache_key_parts(
         self, request: Request, route: Route
@@ -273,6 +313,12 @@ class Provider:
         headers = [(k, v) for k, v in request.headers.items() if k not in NOT_FORWARDED_UPSTREAM]
         headers.append(("accept-encoding", "identity"))
         return UpstreamRequest(url, headers, request.body)
+
+    def client_body(self, route: Route, body: bytes, upstream_base: str, proxy_base: str) -> bytes:
+        """A forwarded, uncached answer's body as the client gets it. Where it names an upstream URL for the client
+        to call next (Anthropic's batch results), that URL is made the proxy's (`proxy_base`: scheme and host as
+        the client called it), so the next call comes through the proxy too. Default: the body as it is."""
+        return body
 
     def usage(self, route: Route, body: bytes) -> Usage | None:
         """Tokens from a complete JSON answer, or None when it carries none."""

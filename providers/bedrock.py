@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+from urllib.parse import urlsplit
 
 import orjson
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
@@ -36,6 +38,7 @@ from providers.bedrock_auth import (
     ServerCredentials,
     host_region,
     is_sigv4,
+    may_sign_for,
     resign,
     scope_region,
     signed_headers,
@@ -87,6 +90,21 @@ NO_SIGNING_ADVICE = (
     "the client without endpoint_url and call providers.bedrock_redirect.redirect_to_proxy(client, proxy_url), "
     "so it signs for the real Bedrock host; or use a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) with a proxy "
     "that has tls: true (verify=<the CA from /api/v1/tls/ca.pem>). Cached answers need none of this."
+)
+SIGNING_REFUSED = (
+    "Rubberduck cannot forward this request: its SigV4 signature covers the proxy's address ({host}), not "
+    "Bedrock's, and {why}. Do one of: create the client without endpoint_url and call "
+    "providers.bedrock_redirect.redirect_to_proxy(client, proxy_url), so it signs for the real Bedrock host; or use "
+    "a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) with a proxy that has tls: true (verify=<the CA from "
+    "/api/v1/tls/ca.pem>). Cached answers need none of this."
+)
+NOT_YOURS = (
+    "this Rubberduck server signs again with its own AWS credentials only for the proxies of the users its staff "
+    "allows (the site setting server_aws_credentials)"
+)
+NOT_BEDROCK = (
+    "this Rubberduck server signs with its own AWS credentials only for Bedrock Runtime's own hosts "
+    "(bedrock-runtime.<region>.amazonaws.com), not for {target}"
 )
 
 
@@ -221,12 +239,25 @@ class BedrockProvider(Provider):
 
     def __init__(self):
         self.credentials = ServerCredentials()
+        self.may_use_server_credentials = True
+
+    def for_owner(self, *, server_credentials: bool) -> BedrockProvider:
+        if server_credentials:
+            return self
+        restricted = copy.copy(self)
+        restricted.may_use_server_credentials = False
+        return restricted
 
     def upstream_base(self, upstream_url: str, request: Request, route: Route) -> str:
         if upstream_url:
             return upstream_url.rstrip("/")
         region = scope_region(request.headers.get("authorization", "")) or default_region()
         return f"https://bedrock-runtime.{region}.amazonaws.com"
+
+    def signs_body(self, request: Request) -> bool:
+        """Re-signing for the upstream hashes the body: only a request signed for the proxy is; one signed for
+        Bedrock (the redirect helper) or carrying an API key goes as it came, its body streamed."""
+        return SIGNED_HOST_HEADER not in request.headers and is_sigv4(request.headers.get("authorization", ""))
 
     def upstream_request(self, upstream_url: str, request: Request, route: Route) -> UpstreamRequest:
         authorization = request.headers.get("authorization", "")
@@ -235,15 +266,20 @@ class BedrockProvider(Provider):
             return self._as_signed(upstream_url, request, signed_host, authorization)
         if not is_sigv4(authorization):  # a Bedrock API key (bearer), or no credentials: forwarded as they are
             return super().upstream_request(upstream_url, request, route)
-        credentials = self.credentials.get()
-        if credentials is None:
-            message = NO_SIGNING_ADVICE.format(host=request.headers.get("host", "?"))
-            raise Refusal(self.error(403, Fault.FORBIDDEN, message=message))
-        # A Bedrock host's own region wins: AWS checks the signature against the region it serves.
-        region = host_region(upstream_url) or scope_region(authorization) or default_region()
         url = self.upstream_base(upstream_url, request, route) + request.path
         if request.query:
             url += "?" + request.query
+        host = request.headers.get("host", "?")
+        if not self.may_use_server_credentials:
+            raise Refusal(self.error(403, Fault.FORBIDDEN, message=SIGNING_REFUSED.format(host=host, why=NOT_YOURS)))
+        if not may_sign_for(url, getattr(settings, "RUBBERDUCK_BEDROCK_SIGNING_HOSTS", ())):
+            why = NOT_BEDROCK.format(target=urlsplit(url).netloc)
+            raise Refusal(self.error(403, Fault.FORBIDDEN, message=SIGNING_REFUSED.format(host=host, why=why)))
+        credentials = self.credentials.get()
+        if credentials is None:
+            raise Refusal(self.error(403, Fault.FORBIDDEN, message=NO_SIGNING_ADVICE.format(host=host)))
+        # A Bedrock host's own region wins: AWS checks the signature against the region it serves.
+        region = host_region(upstream_url) or scope_region(authorization) or default_region()
         headers = [
             (k, v) for k, v in request.headers.items() if k not in NOT_FORWARDED_UPSTREAM and k not in SIGV4_HEADERS
         ]

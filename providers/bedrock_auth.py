@@ -15,12 +15,17 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 SIGNED_HOST_HEADER = "x-rubberduck-signed-host"
 SIGNING_NAME = "bedrock"
 # The hosts a client may have signed for when it uses the redirect helper (commercial, FIPS, China).
 BEDROCK_HOST = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\Z")
+# The hosts the server re-signs for with its own credentials: Bedrock Runtime's own, VPC endpoints included.
+SIGNING_HOST = re.compile(
+    r"(?:vpce-[a-z0-9-]+\.)?bedrock-runtime(?:-fips)?\.[a-z0-9-]+\.(?:vpce\.)?amazonaws\.com(?:\.cn)?\Z"
+)
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/")
 # Set by SigV4 itself; replaced when the proxy signs again.
 SIGV4_HEADERS = frozenset({"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"})
@@ -40,6 +45,13 @@ def host_region(url: str) -> str | None:
     """The region in a bedrock-runtime host name, e.g. `eu-west-1` of bedrock-runtime.eu-west-1.amazonaws.com."""
     m = BEDROCK_HOST.match((urlsplit(url).hostname or "") if "://" in url else url.split(":")[0])
     return m.group(1) if m else None
+
+
+def may_sign_for(url: str, extra_hosts: Iterable[str] = ()) -> bool:
+    """Whether the server's own credentials may sign a request to `url`: Bedrock Runtime's hosts only (and those an
+    operator added, RUBBERDUCK_BEDROCK_SIGNING_HOSTS), so they never vouch for a request to anyone else."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    return bool(SIGNING_HOST.match(host)) or host in {h.lower() for h in extra_hosts}
 
 
 def signed_headers(authorization: str) -> frozenset[str]:
@@ -64,7 +76,7 @@ class ServerCredentials:
 
     def get(self):
         """Frozen credentials, or None when the server has none."""
-        from botocore.credentials import EnvProvider  # botocore's signing stack: ~13 MiB, loaded when used
+        from botocore.credentials import EnvProvider  # botocore's signing stack is heavy: loaded when used (D33)
 
         env = EnvProvider().load()
         if env is not None:

@@ -34,7 +34,11 @@ class GeminiProvider(GoogleProvider):
     name = "Google Gemini API"
     default_upstream_url = "https://generativelanguage.googleapis.com"
     messages = GEMINI_MESSAGES
-    api_roots = ("/v1beta/", "/v1/", "/v1alpha/", "/upload/")  # google-genai uploads files under /upload/
+    # google-genai uploads files under /upload/, and opens the Live API's WebSocket under /ws/.
+    api_roots = ("/v1beta/", "/v1/", "/v1alpha/", "/upload/", "/ws/")
+    websockets = (("Live", "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"),)
+    # A resumable upload's session URL: google-genai sends the file's bytes there as it is.
+    url_headers = frozenset({*GoogleProvider.url_headers, "x-goog-upload-url"})
     endpoints: ClassVar[tuple[Endpoint, ...]] = (
         *model_endpoints(VERSION + r"/models/(?P<model>[^/:]+)"),
         *model_endpoints(VERSION + r"/tunedModels/(?P<model>[^/:]+)"),

@@ -115,6 +115,8 @@ TYPED_EVENT_STREAMS = frozenset({"audio.transcriptions", "images.generate", "ima
 def openai_route(route: Route, request: Request) -> Route:
     """Completes the generic route where OpenAI says more than a JSON body's `model` and `stream`: a multipart
     form's `model` and `stream` fields, and speech's `stream_format` (SSE events instead of audio bytes)."""
+    if route.passthrough:
+        return route
     if route.operation == "audio.speech":
         body = request.json if isinstance(request.json, dict) else {}
         audio_format = "sse" if body.get("stream_format") == "sse" else "audio"
@@ -185,6 +187,7 @@ class OpenAIProvider(Provider):
     pricing_provider_id = "openai"
     client_base_path = "/v1"
     api_roots = ("/v1/",)
+    websockets = (("Realtime", "/v1/realtime"),)
     # Paths are matched after the client's "/v1" prefix; see upstream_path().
     prefix = "/v1"
     endpoints = (

@@ -2,7 +2,7 @@
 matter (usage, errors).
 
 The fields are parsed here, not by httpx-sse: its public API decodes only an httpx.Response, and wrapping an
-event's bytes in one costs ~250 µs on the streaming path, some 30 times this parse."""
+event's bytes in one would cost the streaming path many times this parse."""
 
 from __future__ import annotations
 

@@ -13,16 +13,20 @@ streamed). Those answers are Anthropic's own (usage, SSE events) and are read as
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from providers.anthropic import ANTHROPIC_ERRORS, MessagesInspector, message_usage
-from providers.base import Answer, Endpoint, Fault, Request, Route, StreamInspector, Usage
+from providers.base import Answer, Endpoint, Fault, Request, Route, RouteError, StreamInspector, Usage
 from providers.google_common import GoogleProvider, model_endpoints
 
 VERSION = r"/(?P<version>v1|v1beta1)"
 # The location becomes part of the upstream host name: only a DNS label may match, never a host of its own.
 LOCATION = r"/projects/(?P<project>[^/]+)/locations/(?P<location>[a-z0-9-]+)"
 MODEL = r"/publishers/(?P<publisher>[^/]+)/models/(?P<model>[^/:]+)"
+# Any path naming a location, modelled or not: a pass-through's upstream host follows it too.
+ANY_LOCATION = re.compile(r"/(?:v1|v1beta1)/projects/[^/]+/locations/(?P<location>[^/]+)")
+LOCATION_LABEL = re.compile(r"[a-z0-9-]+")
 MULTI_REGIONS = ("us", "eu")
 GLOBAL_HOST = "https://aiplatform.googleapis.com"
 CLAUDE = VERSION + LOCATION + r"/publishers/anthropic/models"
@@ -56,7 +60,8 @@ class VertexProvider(GoogleProvider):
     name = "Google Vertex AI"
     default_upstream_url = GLOBAL_HOST
     key_headers = ("anthropic-beta",)  # Claude's beta features (Gemini requests never carry it)
-    api_roots = ("/v1/", "/v1beta1/")
+    api_roots = ("/v1/", "/v1beta1/", "/ws/")  # the Live API's WebSocket under /ws/
+    websockets = (("Live", "/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent"),)
     endpoints: ClassVar[tuple[Endpoint, ...]] = (
         *CLAUDE_ENDPOINTS,
         *model_endpoints(VERSION + LOCATION + MODEL),
@@ -67,6 +72,17 @@ class VertexProvider(GoogleProvider):
         Endpoint("GET", VERSION + r"/publishers/(?P<publisher>[^/]+)/models", "models.list"),
         Endpoint("GET", VERSION + MODEL, "models.get"),
     )
+
+    def passthrough_route(self, method: str, path: str) -> Route:
+        """A pass-through keeps its location for the upstream host; one that is no host-name label names no Vertex
+        resource (and could steer the credentials to another host): unknown."""
+        route = super().passthrough_route(method, path)
+        m = ANY_LOCATION.match(path)
+        if m is None:
+            return route
+        if not LOCATION_LABEL.fullmatch(m["location"]):
+            raise RouteError(Fault.NOT_FOUND, f"Unknown request URL: {method} {path}.", 404)
+        return Route(route.operation, cacheable=False, params={"location": m["location"]}, passthrough=True)
 
     def upstream_base(self, upstream_url: str, request: Request, route: Route) -> str:
         if upstream_url:

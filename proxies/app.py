@@ -2,7 +2,9 @@
 
 A request is one Flow (proxies/flow.py) through: read -> resolve (route and cache key, proxies/request_memo.py)
 -> failure rules -> cache (hit: replay) -> forward (proxies/relay.py: tee to client and recorder, store when
-complete) -> one log record appended to the writer's queue. No ORM call and no per-request client creation
+complete) -> one log record appended to the writer's queue. A request no endpoint models is known by its method
+and path, before its body is read: it passes through (proxies/passthrough.py), both bodies streamed. A WebSocket
+handshake is routed and meets the failure rules the same way, then becomes a tunnel (proxies/tunnel.py). No ORM call and no per-request client creation
 happens here; the provider decides everything wire-specific.
 """
 
@@ -13,17 +15,21 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
-from providers.base import Fault, Refusal
+from providers.base import Fault, Refusal, Request, Route, RouteError
 from proxies.cache import ProxyCache
 from proxies.counters import Counters
 from proxies.disconnect import DisconnectWatch, disconnected_within, wait_for_disconnect
 from proxies.failures import PASS, Verdict
 from proxies.flow import ClientGone, Flow, ProxySettings
 from proxies.interpreter import TakeTurns
+from proxies.passthrough import StreamedBody, announced_body
+from proxies.protocol import hold
 from proxies.records import LogRecord
 from proxies.relay import forward, replay, send_answer
 from proxies.request_memo import RequestMemo
+from proxies.tunnel import tunnel
 from proxies.upstream import UpstreamPool
 
 log = logging.getLogger("rubberduck.proxy")
@@ -44,7 +50,7 @@ class ProxyApp:
         """On the proxy's own event loop: creates its one pooled upstream client, its turn-taking (a turn is the
         GIL's switch interval, RUBBERDUCK_SWITCH_INTERVAL) and its disconnect watch."""
         loop = asyncio.get_running_loop()
-        self.upstream = UpstreamPool(upstream_timeout)
+        self.upstream = UpstreamPool(upstream_timeout, lambda: self.settings.private_networks)
         self.turns = TakeTurns(loop, sys.getswitchinterval())
         self.watch = DisconnectWatch(loop)
 
@@ -56,7 +62,8 @@ class ProxyApp:
         await self.settings.chaos.aclose()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             return
         s = self.settings
         record = LogRecord(
@@ -64,14 +71,15 @@ class ProxyApp:
             owner_id=s.owner_id,
             timestamp=time.time(),
             ip=(scope.get("client") or ("", 0))[0],
-            method=scope["method"],
+            method=scope.get("method", "GET"),  # a WebSocket's handshake is a GET
             path=scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"],
             pricing_provider=s.provider.pricing_provider_id,
         )
         started = time.perf_counter()
         self.counters.begin()
         try:
-            await self.handle(Flow(s, scope, receive, send, record))
+            flow = Flow(s, scope, receive, send, record)
+            await (self.handle(flow) if kind == "http" else self.tunnel(flow))
         except (asyncio.CancelledError, ClientGone):
             record.status_code = record.status_code or 499
             raise
@@ -87,8 +95,11 @@ class ProxyApp:
 
     async def handle(self, flow: Flow) -> None:
         s, record = flow.settings, flow.record
-        flow.body = await read_body(flow.receive)
         flow.query = flow.scope.get("query_string", b"").decode("latin-1")
+        passthrough = self.memo.passthrough(record.method, record.path)
+        if passthrough is not None:
+            return await self.pass_through(flow, passthrough)
+        flow.body = await read_body(flow.receive)
         self.memo.resolve(flow)
 
         verdict = s.chaos.decide(record.ip)
@@ -111,15 +122,63 @@ class ProxyApp:
                 return await replay(flow, cached, self.cache)
             record.cache = "miss"
 
+        await self.send_upstream(flow, flow.request)
+
+    async def send_upstream(self, flow: Flow, request: Request, body: StreamedBody | None = None) -> None:
+        """Forwards the flow; a client disconnect cancels the upstream call (once a streamed body is whole)."""
+        s = flow.settings
         try:
-            outgoing = s.provider.upstream_request(s.upstream_url, flow.request, route)
+            outgoing = s.provider.upstream_request(s.upstream_url, request, flow.route)
         except Refusal as refusal:
             return await send_answer(flow, refusal.answer)
-        task = self.watch.begin(flow.receive)  # a client disconnect cancels the upstream call
+        if body is not None:
+            outgoing = body.sent_with(outgoing)
+        task = self.watch.begin(flow.receive) if body is None else body.task
         try:
             await forward(flow, outgoing, self.upstream, self.cache)
         finally:
             self.watch.end(task)
+
+    async def pass_through(self, flow: Flow, route: Route) -> None:
+        """A request no endpoint models, under an API root: the failure rules, then forwarded as it is, its body
+        streamed to the upstream as it arrives (read whole first only where the provider signs it)."""
+        s, provider = flow.settings, flow.settings.provider
+        flow.route = route
+        request = flow.request
+        flow.body_pending, length = announced_body(flow.scope["headers"])
+        if flow.body_pending and provider.signs_body(request):
+            request.body = flow.body = await read_body(flow.receive)
+            flow.body_pending = False
+        verdict = s.chaos.decide(flow.record.ip)
+        if verdict is not PASS and await apply_failure(flow, verdict):
+            return
+        body = StreamedBody(flow.receive, self.watch, length) if flow.body_pending else None
+        await self.send_upstream(flow, request, body)
+        if body is not None and body.gone:
+            flow.record.status_code = 499
+
+    async def tunnel(self, flow: Flow) -> None:
+        """A WebSocket handshake: routed and the failure rules as for any request, then the tunnel (proxies/tunnel.py)."""
+        s, record = flow.settings, flow.record
+        if (await flow.receive())["type"] != "websocket.connect":
+            raise ClientGone("client left before its handshake")
+        flow.query = flow.scope.get("query_string", b"").decode("latin-1")
+        try:
+            flow.route = s.provider.route(flow.request)
+        except RouteError as e:
+            flow.refused = e
+        verdict = s.chaos.decide(record.ip)
+        if verdict is not PASS and await apply_failure(flow, verdict):
+            return
+        if flow.refused is not None:
+            refused = flow.refused
+            return await send_answer(flow, s.provider.error(refused.status, refused.fault, message=refused.message))
+        record.model = dict(parse_qsl(flow.query)).get("model")  # OpenAI Realtime names it in the URL
+        try:
+            outgoing = s.provider.upstream_request(s.upstream_url, flow.request, flow.route)
+        except Refusal as refusal:
+            return await send_answer(flow, refusal.answer)
+        await tunnel(flow, outgoing, self.upstream)
 
 
 async def apply_failure(flow: Flow, verdict: Verdict) -> bool:
@@ -130,10 +189,13 @@ async def apply_failure(flow: Flow, verdict: Verdict) -> bool:
     if verdict.failure:
         record.failure = verdict.failure
     if verdict.hang:
+        hold(flow.scope, cut=True)  # a graceful stop closes it rather than wait for it
         await wait_for_disconnect(flow.receive)
         record.status_code = 499
         return True
-    if verdict.delay and await disconnected_within(flow.receive, verdict.delay):
+    if verdict.delay and flow.body_pending:  # watching the client would take its body: waits without
+        await asyncio.sleep(verdict.delay)
+    elif verdict.delay and await disconnected_within(flow.receive, verdict.delay, hold(flow.scope, cut=False)):
         record.status_code = 499
         return True
     if verdict.status:

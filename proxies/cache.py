@@ -33,21 +33,18 @@ class Cached:
 
     def frozen(self) -> tuple[int, bytes, bytes]:
         """The entry as the LRU keeps it: its size, its body and the rest marshalled into bytes. Such a tuple holds
-        no object the cyclic GC tracks, so the GC stops tracking it too: with the 64 MiB LRU full, ~100k entries
-        kept as objects (or as nested tuples, which it untracks only lazily) made each full collection, every
-        proxy stalled meanwhile, take 170-240 ms (proxies/interpreter.py runs one a minute)."""
+        nothing the cyclic GC tracks, so a full LRU adds nothing to a full collection (D5)."""
         usage = None if self.usage is None else tuple(getattr(self.usage, f) for f in Usage.__slots__)
         return self.size, self.body, marshal.dumps((self.status, self.headers, self.chunks, usage, self.wire_headers))
 
     @classmethod
     def thawed(cls, frozen: tuple[int, bytes, bytes]) -> Cached:
         _, body, rest = frozen
-        status, headers, chunks, usage, wire_headers = marshal.loads(rest)  # ~1 µs for a dozen headers
+        status, headers, chunks, usage, wire_headers = marshal.loads(rest)
         return cls(status, headers, body, chunks, None if usage is None else Usage(*usage), wire_headers)
 
 
-# Entries last hit, kept thawed as well: unmarshalling an entry was ~5 % of a cache hit's CPU (bench/run.py
-# --profile hit). A few hundred objects are nothing to the cyclic GC, and each is also in the LRU (its body shared).
+# Entries last hit, also kept thawed (bodies shared with the LRU), so a hit skips unmarshalling (D13).
 THAWED_ENTRIES = 256
 
 
@@ -111,8 +108,7 @@ class Store(Protocol):
     def clear(self) -> None: ...
 
 
-# Stores wait this long to be written together: on SQLite an entry costs ~88 µs of the db thread alone, ~40 in a
-# batch of 4, ~22 in a batch of 64 (statement and transaction set-up), and that thread shares the core.
+# Stores wait this long to be written together: statement and transaction set-up dominate a lone entry (D17).
 STORE_GATHER_SECONDS = 0.05
 
 
@@ -125,8 +121,7 @@ class ProxyCache:
         self.db = db
         self.store = store
         self.pending_hits: dict[str, int] = {}
-        # Entries waiting to be stored: one db job writes all that gathered (a job per entry cost a third
-        # of the GIL on miss load, bench/profile.py). deque append/popleft are atomic across threads.
+        # Entries waiting to be stored, all written by one db job (D17). deque append/popleft are atomic across threads.
         self.pending: deque[tuple[str, Cached]] = deque()
         self._store_scheduled = False
 

@@ -20,6 +20,7 @@ class ProxySettings:
     upstream_url: str
     replay: str
     chaos: Chaos
+    private_networks: bool  # may forward to private addresses (proxies/addresses.py): the owner's policy
 
 
 class ClientGone(Exception):
@@ -36,6 +37,7 @@ class Flow:
     send: Callable[[dict], Awaitable[None]]
     record: LogRecord
     body: bytes = b""
+    body_pending: bool = False  # a pass-through's body, still on the wire: streamed upstream as it comes
     query: str = ""
     fingerprint: tuple | None = None  # the request memo's, for a request it may remember (not one it knows)
     route: Route | None = None
@@ -52,6 +54,12 @@ class Flow:
             headers = header_dict(self.scope["headers"])
             request = self._request = Request(record.method, record.path, self.query, headers, self.body, record.ip)
         return request
+
+    def bases(self) -> tuple[str, str]:
+        """The upstream's base URL for this request, and the proxy's as the client called it (scheme and host)."""
+        s, request = self.settings, self.request
+        host = request.headers.get("host") or "{}:{}".format(*self.scope["server"])
+        return s.provider.upstream_base(s.upstream_url, request, self.route), f"{self.scope['scheme']}://{host}"
 
 
 def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -3,19 +3,12 @@ busy proxy loops taking turns. configure_process() applies the first two, once, 
 that serves proxies (`serve`, `runproxies`, the bench's processes); a Runner never changes them.
 
 Every proxy loop of a process shares one GIL with the log writer and db threads, and a full (oldest
-generation) collection stops them all while it walks every long-lived object. Under sustained load the
-requests in flight at each young collection are promoted, so CPython ran a full collection every one or two
-seconds, each 20-60 ms: the hit p99 at C=64 doubled (bench/run.py). So: start-up objects are frozen out of
-the GC's sight, automatic full collections are off, and a thread of its own runs one every
-RUBBERDUCK_FULL_GC_SECONDS instead. Young collections start at 10,000 net new tracked objects instead of 700: with
-64 requests in flight the net count passes 700 all the time, and on miss load CPython ran ~200 young collections a
-second (0.2 ms each) plus a middle one every ten (1-6 ms): 8 % of the process's CPU. At 10,000, ~1.3 a second
-(3-6 ms each): misses at C=64 +8 %, hits +2 %.
+generation) collection stops them all while it walks every long-lived object. So start-up objects are frozen out
+of the GC's sight, automatic full collections are off, and a thread of its own (`rubberduck-full-gc`) runs one
+every RUBBERDUCK_FULL_GC_SECONDS instead (D3). Young collections start at 10,000 net new tracked objects instead
+of 700, which requests in flight pass all the time (D6).
 
-Busy proxy loops take turns (TakeTurns): left to the GIL's forced switches and the kernel, four busy proxies of
-one process answered with a p99 of ~37 ms where one busy proxy under the same load had ~13 ms; loops that offer
-the core to the other threads once per switch interval bring that to ~20 ms with 5 ms turns, and on a faster
-machine, whose one busy proxy answered within ~8.5 ms, to ~13 ms with 3 ms turns (docs/performance-history.md).
+Busy proxy loops take turns (TakeTurns), so that no loop waits several turns for the GIL (D7, D8).
 """
 
 from __future__ import annotations
@@ -29,8 +22,8 @@ import time
 
 from django.conf import settings
 
-AUTOMATIC_FULL_OFF = 1_000_000_000  # gen-2 threshold: young-collection count that never arrives
-YOUNG_THRESHOLD = 10_000  # net new tracked objects that start a young collection (CPython: 700)
+AUTOMATIC_FULL_OFF = 1_000_000_000  # gen-2 threshold: young-collection count that never arrives (D3)
+YOUNG_THRESHOLD = 10_000  # net new tracked objects that start a young collection (CPython: 700) (D6)
 
 
 def configure_process(switch_interval: float | None = None, full_gc_seconds: float | None = None):
@@ -73,12 +66,10 @@ class FullCollections(threading.Thread):
 class TakeTurns:
     """Makes a busy proxy loop hand the GIL and the core to the process's other runnable threads about every
     `seconds` (a proxy's loop: the switch interval). The GIL's forced switch goes to whichever waiting thread
-    wakes first, and the one that gave it up takes it back at its next I/O, so some loops waited several turns;
+    wakes first, and the one that gave it up takes it back at its next I/O, so some loops would wait several turns;
     os.sched_yield puts this thread behind the others. Checked once per loop iteration that answered a request:
-    an idle loop never wakes for it, and a lone busy one pays a syscall a turn. A turn sets the p99 of four busy
-    proxies (~3 turns plus one's own) more than their throughput: on one machine, against one busy proxy,
-    2 ms turns gave 0.86x its requests at 1.48x its p99, 3 ms 0.90x at 1.50x, 5 ms 0.85x at 2.1x, and 20 ms
-    0.92x at 3.9x; a lone busy proxy's CPU per request is the same with 3 and 5 ms."""
+    an idle loop never wakes for it, and a lone busy one pays a syscall a turn. A turn's length sets four busy
+    proxies' p99 more than their throughput (D7, D8)."""
 
     __slots__ = ("loop", "seconds", "due", "scheduled")
 

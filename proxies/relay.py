@@ -9,7 +9,8 @@ from providers.base import HOP_BY_HOP, Answer, Fault, UpstreamRequest
 from proxies.cache import Cached, ProxyCache
 from proxies.failures import StreamRule
 from proxies.flow import ClientGone, Flow
-from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool
+from proxies.passthrough import relay_through
+from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool, unreachable
 
 # Response headers never copied from upstream or a cache entry: hop-by-hop, framing, and per-answer ones.
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}
@@ -19,14 +20,22 @@ def encode_headers(headers) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
+# An answer's two messages: to a request, and to a WebSocket handshake in its place (ASGI's denial response).
+ANSWER_MESSAGES = {
+    "http": ("http.response.start", "http.response.body"),
+    "websocket": ("websocket.http.response.start", "websocket.http.response.body"),
+}
+
+
 async def send_answer(flow: Flow, answer: Answer, failure: str | None = None) -> None:
     """Sends an answer the proxy made itself (an error in the provider's wire shape)."""
     flow.record.status_code = answer.status
     headers = [*answer.headers, ("content-length", str(len(answer.body)))]
     if failure:
         headers.append(("x-rubberduck-failure", failure))
-    await flow.send({"type": "http.response.start", "status": answer.status, "headers": encode_headers(headers)})
-    await flow.send({"type": "http.response.body", "body": answer.body})
+    start, body = ANSWER_MESSAGES[flow.scope["type"]]
+    await flow.send({"type": start, "status": answer.status, "headers": encode_headers(headers)})
+    await flow.send({"type": body, "body": answer.body})
 
 
 async def forward(flow: Flow, outgoing: UpstreamRequest, upstream: UpstreamPool, cache: ProxyCache) -> None:
@@ -36,7 +45,7 @@ async def forward(flow: Flow, outgoing: UpstreamRequest, upstream: UpstreamPool,
         response = await upstream.send(flow.record.method, outgoing.url, outgoing.headers, outgoing.body)
     except UPSTREAM_ERRORS as e:
         if not isinstance(e, TimeoutError):
-            message = f"Rubberduck could not reach the upstream: {e.__class__.__name__}."
+            message = unreachable(e)
             return await send_answer(flow, provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message))
         message = "Rubberduck timed out waiting for the upstream."
         return await send_answer(flow, provider.error(504, Fault.UPSTREAM_TIMEOUT, message=message))
@@ -46,7 +55,9 @@ async def forward(flow: Flow, outgoing: UpstreamRequest, upstream: UpstreamPool,
             for k, v in response.raw_headers
             if (name := k.decode("latin-1").lower()) not in DROPPED_RESPONSE_HEADERS
         ]
-        if flow.route.stream and response.status < 300:
+        if flow.route.passthrough:
+            await relay_through(flow, response)
+        elif flow.route.stream and response.status < 300:
             await relay_stream(flow, response, headers, cache)
         else:
             await relay_body(flow, response, headers, cache)
@@ -67,11 +78,18 @@ async def relay_body(flow: Flow, response, headers: list[tuple[str, str]], cache
         record.usage = flow.settings.provider.answer_usage(flow.route, body, headers)
         if flow.key is not None:
             cache.put(flow.key, Cached(status, tuple(headers), body, None, record.usage))
+        else:
+            body = for_client(flow, body)
     out = [*headers, ("content-length", str(len(body)))]
     if record.cache != "bypass":
         out.append(("x-rubberduck-cache", record.cache))
     await flow.send({"type": "http.response.start", "status": status, "headers": encode_headers(out)})
     await flow.send({"type": "http.response.body", "body": body})
+
+
+def for_client(flow: Flow, body: bytes) -> bytes:
+    """An uncached answer's body with the upstream URLs it hands the client made the proxy's (Provider.client_body)."""
+    return flow.settings.provider.client_body(flow.route, body, *flow.bases())
 
 
 async def relay_stream(flow: Flow, response, headers: list[tuple[str, str]], cache: ProxyCache) -> None:
@@ -123,7 +141,7 @@ async def replay(flow: Flow, cached: Cached, cache: ProxyCache) -> None:
     """Answers from the cache; a stream is replayed as a stream (instantly, or at its recorded pace)."""
     record, send, provider = flow.record, flow.send, flow.settings.provider
     record.status_code = cached.status
-    if cached.wire_headers is None:  # encoded once per entry, not per hit
+    if cached.wire_headers is None:  # encoded once per entry, not per hit (D10)
         kept = [(k, v) for k, v in cached.headers if k != provider.request_id_header]
         cached.wire_headers = tuple(encode_headers([*kept, ("x-rubberduck-cache", "hit")]))
         cache.remember(flow.key, cached)

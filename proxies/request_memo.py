@@ -2,12 +2,11 @@
 
 An SDK repeats a request byte for byte, so a repeat's route (endpoint regexes, JSON parse) and cache key
 (canonical JSON, sha256) are looked up instead of recomputed: most of a cache hit's own work, and more the
-longer the prompt. The fingerprint holds exactly what `Provider.route` and `Provider.cache_key_parts` may
+longer the prompt (D10). The fingerprint holds exactly what `Provider.route` and `Provider.cache_key_parts` may
 read (their contract in providers/base.py, held by every provider: tests/providers/test_route_contract.py),
 headers as they came (ASGI's raw pairs), so a repeat is answered before its headers are decoded into the
-provider's Request (~3 µs for an SDK's sixteen). Bounded: a few hundred entries, bodies up to 16 KiB. A request
-is remembered once the cache answers it, so requests seen once (every miss) neither pay for it nor push out
-repeats.
+provider's Request (D11). Bounded: a few hundred entries, bodies up to 16 KiB. A request is remembered once the
+cache answers it, so requests seen once (every miss) neither pay for it nor push out repeats.
 """
 
 from __future__ import annotations
@@ -26,6 +25,20 @@ class RequestMemo:
         self.entries = entries
         self.max_body = max_body
         self._known: OrderedDict[tuple, tuple[Route, str]] = OrderedDict()
+        self._unmodelled: dict[tuple[str, str], Route | None] = {}
+
+    def passthrough(self, method: str, path: str) -> Route | None:
+        """The pass-through Route of a request no endpoint models, known before its body is read; None for one the
+        provider models (or refuses). One dict look-up for the few paths an app repeats; bounded by clearing."""
+        key = (method, path)
+        try:
+            return self._unmodelled[key]
+        except KeyError:
+            pass
+        if len(self._unmodelled) >= self.entries * 4:
+            self._unmodelled.clear()
+        route = self._unmodelled[key] = self.provider.unmodelled(method, path)
+        return route
 
     def __len__(self) -> int:
         return len(self._known)
@@ -53,7 +66,8 @@ class RequestMemo:
             self._known.popitem(last=False)
 
     def resolve(self, flow: Flow) -> None:
-        """Sets the flow's route (or what refused it) and, for a cacheable route, its cache key: a repeat's from here."""
+        """Sets the flow's route (or what refused it) and, for a cacheable route, its cache key: a repeat's from
+        here."""
         record = flow.record
         fingerprint = self.fingerprint(record.method, record.path, flow.query, flow.body, flow.scope["headers"])
         known = self.get(fingerprint)

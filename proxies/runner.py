@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -34,6 +34,7 @@ from proxies.app import ProxyApp, ProxySettings
 from proxies.cache import MemoryLRU, ProxyCache
 from proxies.failures import Chaos
 from proxies.models import Proxy
+from proxies.policy import policies
 from proxies.ratelimit import RateLimiter, RedisRateLimiter
 from proxies.records import LogRecord
 from proxies.server import PortUnavailable, ProxyServer
@@ -113,6 +114,7 @@ class Runner:
         self.enqueue_log = self.writer.enqueue if enabled else (lambda record: None)
         self.limiters: dict[int, RateLimiter | RedisRateLimiter] = {}
         self.failed: dict[int, object] = {}  # proxy id -> updated_at of a start that failed (not retried as is)
+        self.rules_version: object = None  # of the owners' policies (proxies/policy.py) as last applied
         self._nudge = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.RLock()
@@ -217,6 +219,8 @@ class Runner:
         self._seen = fingerprint()
         self._claim()
         rows = {p.id: p for p in Proxy.objects.filter(runner_id=self.id).select_related(None)}
+        rules_version = policies().version()
+        rules_changed, self.rules_version = rules_version != self.rules_version, rules_version
         wanted = {pid: p for pid, p in rows.items() if p.desired_state == Proxy.Desired.RUNNING}
         waiting = set()  # proxies whose row this tick cannot act on yet: a later tick acknowledges them
 
@@ -239,6 +243,8 @@ class Runner:
                 if row.updated_at != running.version:
                     running.server.app.settings = self._settings_of(row)
                     running.version = row.updated_at
+                elif rules_changed:
+                    running.server.app.settings = replace(running.server.app.settings, **self._owner_terms(row))
                 cache = running.server.app.cache
                 if row.cache_cleared_at != running.cache_cleared_at:
                     self.db.submit(cache.clear).result()  # after any store in flight, so none outlives the clear
@@ -285,11 +291,20 @@ class Runner:
         return ProxySettings(
             proxy_id=row.id,
             owner_id=row.owner_id,
-            provider=providers.get(row.provider),
             upstream_url=row.upstream_url,
             replay=row.replay,
             chaos=Chaos(row.failures, limiter),
+            **self._owner_terms(row),
         )
+
+    def _owner_terms(self, row: Proxy) -> dict:
+        """What the proxy may use of the server, by its owner's policy (proxies/policy.py): read here, in the
+        runner's thread, never on a request's path."""
+        policy = policies().of(row.owner)
+        return {
+            "provider": providers.get(row.provider).for_owner(server_credentials=policy.server_credentials),
+            "private_networks": policy.private_networks,
+        }
 
     def _start(self, row: Proxy) -> None:
         try:
@@ -297,7 +312,7 @@ class Runner:
             app = ProxyApp(self._settings_of(row), cache, self.enqueue_log)
             ssl_context = None
             if row.tls:
-                from proxies.tls import server_context  # cryptography costs ~16 MiB of RSS: loaded for TLS only
+                from proxies.tls import server_context  # cryptography is heavy: loaded for TLS only (D33)
 
                 ssl_context = server_context(self.host)
             server = ProxyServer(

@@ -2,14 +2,22 @@ from django.conf import settings
 from rest_framework import serializers
 
 import providers
+from proxies.addresses import url_refusal
 from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
+from proxies.policy import policies
 from restapi.openapi import ApiErrorSerializer
 
 
 class ProxySerializer(serializers.ModelSerializer):
     """A proxy: one provider's API on its own port. `base_url` is what a client puts in its SDK."""
 
+    provider = serializers.ChoiceField(
+        choices=sorted(providers.registry()),
+        error_messages={
+            "invalid_choice": f"Unknown provider. Choose one of: {', '.join(sorted(providers.registry()))}."
+        },
+    )
     port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     base_url = serializers.SerializerMethodField()
@@ -55,10 +63,15 @@ class ProxySerializer(serializers.ModelSerializer):
             suffix = ""
         return f"{scheme}://{host}:{proxy.port}{suffix}"
 
-    def validate_provider(self, value):
-        if value not in providers.registry():
+    def validate_upstream_url(self, value):
+        """Refuses a host in a private network unless the owner may reach those (proxies/addresses.py)."""
+        owner = self.instance.owner if self.instance is not None else self.context.get("owner")
+        if not value or policies().of(owner).private_networks:
+            return value
+        reason = url_refusal(value)
+        if reason is not None:
             raise serializers.ValidationError(
-                f"Unknown provider. Choose one of: {', '.join(sorted(providers.registry()))}."
+                f"This upstream is not reachable for your proxies: {reason}. Only staff can allow private networks."
             )
         return value
 
@@ -117,6 +130,11 @@ class OperationSerializer(serializers.Serializer):
     paths = serializers.ListField(child=serializers.CharField(), help_text="e.g. `/v1/models/{model}`.")
 
 
+class WebSocketAPISerializer(serializers.Serializer):
+    api = serializers.CharField(help_text="e.g. `Realtime`.")
+    path = serializers.CharField(help_text="e.g. `/v1/realtime`.")
+
+
 class CoverageSerializer(serializers.Serializer):
     """What a proxy of this provider does with each request."""
 
@@ -124,6 +142,11 @@ class CoverageSerializer(serializers.Serializer):
     forwarded = OperationSerializer(many=True, help_text="Modelled, forwarded every time, never cached.")
     passthrough = serializers.ListField(
         child=serializers.CharField(), help_text="The API roots under which any other request passes through uncached."
+    )
+    websockets = WebSocketAPISerializer(
+        many=True,
+        help_text="The WebSocket APIs its SDKs open: tunnelled both ways, never cached, the failure rules at the "
+        "handshake (as any WebSocket under the API roots).",
     )
     refused = serializers.CharField(help_text="What is never forwarded, and how it is answered.")
 
@@ -177,6 +200,7 @@ class DeclarationErrorSerializer(serializers.Serializer):
 
 
 class DeclarationErrorsSerializer(ApiErrorSerializer):
-    """A declaration that cannot be applied: every error, each with its path; nothing was changed."""
+    """A declaration that cannot be applied: every error, each with its path; nothing was changed. A body that
+    does not parse has no `errors`, only `detail` and `code`."""
 
-    errors = DeclarationErrorSerializer(many=True)
+    errors = DeclarationErrorSerializer(many=True, required=False)

@@ -1,4 +1,4 @@
-"""One proxy's server: a uvicorn server on its own port, in its own thread, on its own uvloop loop."""
+"""One proxy's server: a uvicorn server on its own port, in its own thread, on its own uvloop loop (D1, D2)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ class ProxyServer:
         config = uvicorn.Config(
             app,
             http=HttpProtocol,
+            ws="websockets-sansio",  # WebSockets (OpenAI Realtime, Gemini Live) tunnel through: proxies/tunnel.py
             lifespan="off",
             # The client IP is the TCP peer: IP rules must not be talked past with X-Forwarded-For.
             proxy_headers=False,

@@ -16,12 +16,9 @@ from proxies.models import CacheEntry
 class ProxyStore:
     """One proxy's stored answers (CacheEntry rows); its methods run on the db executor, never on a loop.
 
-    The table has no index on the key. Keys are sha256 digests, so each insert into such an index landed on
-    another of its pages, and SQLite wrote every page a batch touched to the WAL at commit and again at the
-    checkpoint: 18.6 µs an entry, against 4.1 with only the (proxy, id) index, which inserts append to
-    (docs/performance-history.md). So a proxy loads its keys' row ids at start (`ids`: cache key -> row id) and
-    reads and updates rows by id. `ids` is written on the db thread only; the proxy's loop reads it, and
-    clearing the cache empties it.
+    The table has no index on the key: sha256 keys would scatter every insert over its pages (D19). So a proxy
+    loads its keys' row ids at start (`ids`: cache key -> row id) and reads and updates rows by id. `ids` is
+    written on the db thread only; the proxy's loop reads it, and clearing the cache empties it.
     """
 
     def __init__(self, proxy_id: int, ids: dict[str, int]):
@@ -55,9 +52,9 @@ class ProxyStore:
 
     def save(self, entries: dict[str, Cached]) -> None:
         """Writes a batch of entries in one transaction: new keys as new rows, whose ids it then reads back, a key
-        stored already in place (keeping its hit count and creation time). Plain executemany: bulk_create built
-        model instances and compiled its SQL for every batch (~0.13 ms an entry) on a thread that shares the GIL
-        and the core with the proxies (docs/performance-history.md)."""
+        stored already in place (keeping its hit count and creation time). Plain executemany: bulk_create builds
+        model instances and compiles its SQL for every batch, on a thread that shares the GIL with the proxies
+        (D18)."""
         close_old_connections()
         created_at = connection.ops.adapt_datetimefield_value(timezone.now())
         json_or_null = json_adapter()
@@ -92,8 +89,8 @@ class ProxyStore:
         self.ids.clear()
 
     def add_hits(self, hits: dict[str, int]) -> None:
-        """Adds a second's hit counts, one statement for all keys (an ORM update per key cost ~0.3 ms each). Hits
-        of an answer not stored yet are not counted."""
+        """Adds a second's hit counts, one statement for all keys (D18). Hits of an answer not
+        stored yet are not counted."""
         counts = [(n, row_id) for key, n in hits.items() if (row_id := self.ids.get(key)) is not None]
         if counts:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -101,9 +98,8 @@ class ProxyStore:
 
 
 def json_adapter() -> Callable[[object], object]:
-    """A JSON column's value as this connection's database takes it (None stays NULL). On SQLite, JSON is text:
-    orjson writes it in ~0.3 µs where Django's adapter (json.dumps with its encoder class) took ~3 µs, and an
-    entry has three such columns."""
+    """A JSON column's value as this connection's database takes it (None stays NULL). On SQLite, JSON is text,
+    written with orjson (D20)."""
     if connection.vendor == "sqlite":
         return lambda value: None if value is None else orjson.dumps(value).decode()
     adapt = connection.ops.adapt_json_value

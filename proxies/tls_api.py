@@ -19,7 +19,7 @@ class CaCertificateApi(APIView):
         },
     )
     def get(self, request):
-        from proxies import tls  # cryptography costs ~16 MiB of RSS: loaded when TLS is first used
+        from proxies import tls  # cryptography is heavy: loaded when TLS is first used (D33)
 
         response = HttpResponse(tls.ca_pem(), content_type="application/x-pem-file")
         response["Content-Disposition"] = 'attachment; filename="rubberduck-ca.pem"'

@@ -1,32 +1,74 @@
 """The upstream connection pool: one aiohttp session per proxy, sending requests as the client sent them.
 
-aiohttp is called directly, not through httpx: httpx's Request, Headers and Response objects and the
-httpx-aiohttp bridge were half of a miss's CPU (a bare passthrough spent ~380 µs a miss with them and ~200 µs
-without; docs/performance-history.md).
+aiohttp is called directly, not through httpx, whose request machinery is half of a miss's CPU (D14).
 
 Two aiohttp defaults change a request on its way: a URL given as a string is re-quoted by yarl (`%3A` in a path
 goes out as `:`), and a body without Content-Type gets `application/octet-stream`. Both break what SigV4 signed
 (Bedrock model ids are percent-encoded path segments; InvokeModel may carry no Content-Type), so URLs go out
 as already encoded and the pool adds no Content-Type or Accept the client did not send.
+
+A proxy whose owner may not reach private networks connects only to public addresses (proxies/addresses.py): its
+resolver drops the others, so a name that resolves to a private address by the time a connection is made (DNS
+rebinding) fails like an unreachable host, and an IP address in the URL (which aiohttp never resolves) is checked
+before the request is sent.
 """
 
 from __future__ import annotations
 
 import functools
+import socket
+from collections.abc import AsyncIterable, Callable
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
+
+from proxies.addresses import is_ip, kind_of, own_addresses, refusal, resolved_refusal
 
 # What sending or reading may raise: aiohttp's own errors, and TimeoutError for connect and read timeouts.
 UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
-class UpstreamPool:
-    """A proxy's one pooled upstream client; created on the proxy's own event loop."""
+class ForbiddenAddress(aiohttp.ClientConnectionError, OSError):
+    """The upstream is, or resolves only to, an address this proxy's owner may not reach."""
 
-    def __init__(self, timeout: float):
-        connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=30, ssl=httpx.create_ssl_context())
+
+class PublicOnlyResolver(AbstractResolver):
+    """aiohttp's own resolver, minus the addresses a restricted proxy must not connect to."""
+
+    def __init__(self, private_networks: Callable[[], bool]):
+        self.inner = aiohttp.DefaultResolver()
+        self.private_networks = private_networks
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
+        found: list[ResolveResult] = await self.inner.resolve(host, port, family)
+        if self.private_networks():
+            return found
+        kept = [result for result in found if kind_of(result["host"]) is None]
+        if not kept:
+            raise ForbiddenAddress(resolved_refusal(host, found[0]["host"]) if found else host)
+        return kept
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class UpstreamPool:
+    """A proxy's one pooled upstream client; created on the proxy's own event loop. `private_networks` says, at
+    the moment of asking, whether the proxy's owner may reach private addresses."""
+
+    def __init__(self, timeout: float, private_networks: Callable[[], bool]):
+        own_addresses()  # looked up once here, never on the loop's request path
+        self.private_networks = private_networks
+        self.timeout = timeout
+        self.ssl_context = httpx.create_ssl_context()  # the upstream WebSockets' too (proxies/tunnel.py)
+        connector = aiohttp.TCPConnector(
+            limit=1000,
+            keepalive_timeout=30,
+            ssl=self.ssl_context,
+            resolver=PublicOnlyResolver(private_networks),
+        )
         self.session = aiohttp.ClientSession(
             connector=connector,
             # Callers share the pool: a cookie the upstream sets for one must never go out with another's request.
@@ -37,14 +79,32 @@ class UpstreamPool:
             timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=10.0, sock_read=timeout),
         )
 
-    async def send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> aiohttp.ClientResponse:
-        """The upstream's answer once its headers are in; the caller reads the body and then releases it."""
-        return await self.session.request(
-            method, encoded_url(url), headers=headers, data=body or None, allow_redirects=False
-        )
+    async def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | AsyncIterable[bytes]
+    ) -> aiohttp.ClientResponse:
+        """The upstream's answer once its headers are in; the caller reads the body and then releases it. A body
+        given as an async iterable is sent as it comes (with the Content-Length in `headers`, else chunked)."""
+        target = encoded_url(url)
+        if not self.private_networks() and (reason := literal_refusal(target.raw_host)):
+            raise ForbiddenAddress(reason)
+        return await self.session.request(method, target, headers=headers, data=body or None, allow_redirects=False)
 
     async def aclose(self) -> None:
         await self.session.close()
+
+
+def unreachable(error: Exception) -> str:
+    """What the client is told when the upstream could not be reached (aiohttp wraps a resolver's error)."""
+    cause = getattr(error, "os_error", error)
+    if isinstance(cause, ForbiddenAddress):
+        return f"Rubberduck did not connect to the upstream: {cause.args[0]}, which this proxy may not reach."
+    return f"Rubberduck could not reach the upstream: {error.__class__.__name__}."
+
+
+@functools.lru_cache(maxsize=1024)
+def literal_refusal(host: str | None) -> str | None:
+    """Why an IP address written in a URL is off limits (aiohttp connects to those without resolving them)."""
+    return refusal(host) if host and is_ip(host) else None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 
 from accounts.conf import cache_settings, email_settings, socialaccount_providers
+from restapi.ids import ID_SCHEMA
 from rubberduck_site.data_dir import default_data_dir, stored_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "rubberduck_site.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -127,7 +129,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # Keep each thread's connection: the data plane's db and log-writer threads would otherwise reopen the
-    # file (and re-run the PRAGMAs) for every cache store and every flush.
+    # file (and re-run the PRAGMAs) for every cache store and every flush (D21).
     DATABASES["default"]["CONN_MAX_AGE"] = None
     # A file (not :memory:) so proxy threads share it; one per test run so parallel runs never collide
     # (pid plus a random part: pids wrap quickly here, and a reused name would meet a stale -wal file).
@@ -200,14 +202,16 @@ RUBBERDUCK_PORT_RANGE = tuple(env.list("RUBBERDUCK_PORT_RANGE", cast=int, defaul
 RUBBERDUCK_GRACEFUL_STOP_SECONDS = env.float("RUBBERDUCK_GRACEFUL_STOP_SECONDS", default=30.0)
 RUBBERDUCK_CACHE_MEMORY_BYTES = env.int("RUBBERDUCK_CACHE_MEMORY_BYTES", default=64 * 1024 * 1024)
 RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=600.0)
+# Every user's proxies may forward to loopback/private/link-local addresses (staff's always may; also a site setting).
+RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = env.bool("RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS", default=False)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
 RUBBERDUCK_LEASE_SECONDS = env.float("RUBBERDUCK_LEASE_SECONDS", default=15.0)  # a runner's hold on its proxies
 # How long a write waits for the running proxy to apply it before it answers 202 (pending).
 RUBBERDUCK_APPLY_WAIT_SECONDS = env.float("RUBBERDUCK_APPLY_WAIT_SECONDS", default=5.0)
-# Interpreter settings of a process running proxies (proxies/interpreter.py).
-RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn
-RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy
+# Interpreter settings of a process running proxies (proxies/interpreter.py; D3, D8).
+RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn (D8)
+RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy (D3)
 # Logs and metrics (the site settings row, when saved, overrides the retentions; 0 keeps forever).
 RUBBERDUCK_LOG_RETENTION_DAYS = env.int("RUBBERDUCK_LOG_RETENTION_DAYS", default=30)
 RUBBERDUCK_METRICS_RETENTION_DAYS = {
@@ -222,6 +226,8 @@ RUBBERDUCK_STATS_SECONDS = env.float("RUBBERDUCK_STATS_SECONDS", default=1.0)  #
 RUBBERDUCK_METRICS_TOKEN = env("RUBBERDUCK_METRICS_TOKEN", default="")  # /metrics bearer; unset: loopback only
 # The Bedrock region when a request names none (no SigV4 scope, no upstream_url): e.g. for API keys.
 RUBBERDUCK_BEDROCK_DEFAULT_REGION = env("RUBBERDUCK_BEDROCK_DEFAULT_REGION", default="us-east-1")
+# Hosts besides Bedrock Runtime's own that the server may sign for with its AWS credentials (e.g. a gateway).
+RUBBERDUCK_BEDROCK_SIGNING_HOSTS = env.list("RUBBERDUCK_BEDROCK_SIGNING_HOSTS", default=[])
 
 LOG_LEVEL = env("LOG_LEVEL", default="")  # every logger's level; unset: WARNING, and INFO for Rubberduck's own
 LOGGING = {
@@ -263,4 +269,5 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "PATH_CONVERTER_OVERRIDES": {"id": ID_SCHEMA},
 }

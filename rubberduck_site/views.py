@@ -4,6 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from proxies.models import Proxy
+from rubberduck_site import csp
 
 
 def healthz(request):
@@ -35,4 +36,6 @@ def spa(request, path=""):
             "<h1>Rubberduck</h1><p>The frontend is not built yet: run <code>make run</code>.</p>", status=503
         )
     # A plain response: index.html is small, and a file stream would be consumed synchronously under ASGI.
-    return HttpResponse(index.read_bytes(), content_type="text/html; charset=utf-8")
+    response = HttpResponse(index.read_bytes(), content_type="text/html; charset=utf-8")
+    response[csp.HEADER] = csp.app_policy(request)
+    return response

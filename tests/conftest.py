@@ -23,6 +23,17 @@ def _own_port_range(settings):
     settings.RUBBERDUCK_PORT_RANGE = (low, low + 99)
 
 
+@pytest.fixture(autouse=True)
+def _loopback_upstreams(settings, monkeypatch):
+    """The fake upstreams run on loopback, where proxies of ordinary users may not forward (proxies/addresses.py)
+    and the server never signs for AWS (providers/bedrock_auth.py): here they stand in for the internet and AWS,
+    in this process and in the servers tests start (the environment). Tests of those guards turn this off."""
+    settings.RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = True
+    settings.RUBBERDUCK_BEDROCK_SIGNING_HOSTS = ["127.0.0.1"]
+    monkeypatch.setenv("RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS", "1")
+    monkeypatch.setenv("RUBBERDUCK_BEDROCK_SIGNING_HOSTS", "127.0.0.1")
+
+
 @pytest.fixture
 def user(db):
     return UserFactory(email="ada@example.com")

@@ -53,19 +53,19 @@ ROUTES = {
         Absent("GET", "/api/v1/proxies/", ["{proxy_name}"]),
         Absent("GET", "/api/v1/proxies/?name={proxy_name}", ["{proxy_name}"]),
     ],
-    "proxies/<int:pk>/": [
+    "proxies/<id:pk>/": [
         Missing("GET", "/api/v1/proxies/{proxy}/"),
         Missing("PATCH", "/api/v1/proxies/{proxy}/", {"name": "stolen"}),
         Missing("DELETE", "/api/v1/proxies/{proxy}/"),
     ],
-    "proxies/<int:pk>/start": [Missing("POST", "/api/v1/proxies/{proxy}/start")],
-    "proxies/<int:pk>/stop": [Missing("POST", "/api/v1/proxies/{proxy}/stop", {"mode": "force"})],
-    "proxies/<int:pk>/cache": [Missing("DELETE", "/api/v1/proxies/{proxy}/cache")],
-    "proxies/<int:pk>/failures": [
+    "proxies/<id:pk>/start": [Missing("POST", "/api/v1/proxies/{proxy}/start")],
+    "proxies/<id:pk>/stop": [Missing("POST", "/api/v1/proxies/{proxy}/stop", {"mode": "force"})],
+    "proxies/<id:pk>/cache": [Missing("DELETE", "/api/v1/proxies/{proxy}/cache")],
+    "proxies/<id:pk>/failures": [
         Missing("GET", "/api/v1/proxies/{proxy}/failures"),
         Missing("PUT", "/api/v1/proxies/{proxy}/failures", {"rpm_limit": 1}),
     ],
-    "proxies/<int:pk>/clone": [Missing("POST", "/api/v1/proxies/{proxy}/clone", {"name": "stolen"})],
+    "proxies/<id:pk>/clone": [Missing("POST", "/api/v1/proxies/{proxy}/clone", {"name": "stolen"})],
     "apply": [Absent("POST", "/api/v1/apply?prune=true", ["{proxy_name}"], {"proxies": []})],
     "logs/": [
         Absent("GET", "/api/v1/logs/", [MARK_IP, MARK_HASH]),
@@ -84,7 +84,7 @@ ROUTES = {
     "tls/ca.pem": [Shared("GET", "/api/v1/tls/ca.pem")],
     "me/": [Absent("GET", "/api/v1/me/", ["{owner_email}"]), Absent("PATCH", "/api/v1/me/", ["{owner_email}"])],
     "tokens/": [Absent("GET", "/api/v1/tokens/", ["{token_prefix}", "{token_name}"])],
-    "tokens/<int:pk>/": [Missing("DELETE", "/api/v1/tokens/{token}/")],
+    "tokens/<id:pk>/": [Missing("DELETE", "/api/v1/tokens/{token}/")],
     "settings/": [Shared("GET", "/api/v1/settings/")],
 }
 

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from rest_framework.test import APIClient
 
 from accounts.ratelimits import DEFAULT_RATES, MESSAGE
 from tests.accounts.conftest import frozen
@@ -78,6 +79,27 @@ def test_it_limits_token_creation_per_user_in_the_api_error_shape(api):
     assert [a.status_code for a in answers] == [201] * 10 + [429]
     assert answers[-1].json() == {"detail": MESSAGE, "code": "rate_limited"}
     assert int(answers[-1]["Retry-After"]) > 0
+
+
+def test_it_limits_wrong_api_tokens_per_ip_and_never_a_right_one(api, db):
+    wrong = APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION="Token rd_not-a-token")
+
+    answers = [wrong.get("/api/v1/me/") for _ in range(31)]
+
+    assert [a.status_code for a in answers] == [401] * 30 + [429]
+    assert answers[-1].json() == {"detail": MESSAGE, "code": "rate_limited"}
+    assert int(answers[-1]["Retry-After"]) > 0
+    assert api.get("/api/v1/me/").status_code == 200  # a right token from the same address is not held up
+    assert wrong.get("/api/v1/me/", REMOTE_ADDR="10.0.0.9").status_code == 401  # another address counts apart
+
+
+def test_it_counts_requests_without_a_peer_address_instead_of_failing_them(api):
+    # found by tests/test_api_fuzz.py: schemathesis' WSGI client sends no REMOTE_ADDR, and django-ratelimit
+    # fails a request without one (as an ASGI server on a UNIX socket sends it) with a 500
+    answers = [api.post("/api/v1/tokens/", {}, format="json", REMOTE_ADDR="") for _ in range(11)]
+
+    assert [a.status_code for a in answers] == [201] * 10 + [429]
 
 
 def test_it_can_be_loosened_per_action(spa, user, settings):

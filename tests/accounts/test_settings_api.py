@@ -7,6 +7,8 @@ VALID = {
     "metrics_retention_days": {"1m": 1, "15m": 14, "1h": 180},
     "signup_open": False,
     "default_upstreams": {"openai": "http://127.0.0.1:9999/v1"},
+    "allow_private_upstreams": True,
+    "server_aws_credentials": "everyone",
 }
 
 
@@ -23,6 +25,8 @@ def test_it_shows_the_defaults_read_only_to_non_staff(api):
         "metrics_retention_days": {"1m": 2, "15m": 30, "1h": 365},
         "signup_open": True,
         "default_upstreams": {},
+        "allow_private_upstreams": False,
+        "server_aws_credentials": "staff",
         "editable": False,
     }
 
@@ -52,6 +56,7 @@ def test_it_saves_changes_from_staff(staff_api):
         ({"metrics_retention_days": {"1m": 1}}, "metrics_retention_days"),
         ({"default_upstreams": {"nope": "http://x"}}, "default_upstreams"),
         ({"default_upstreams": {"openai": "not a url"}}, "default_upstreams"),
+        ({"server_aws_credentials": "anyone"}, "server_aws_credentials"),
     ],
 )
 def test_it_rejects_invalid_settings(staff_api, change, field):

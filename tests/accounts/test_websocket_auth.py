@@ -84,3 +84,14 @@ async def test_a_session_still_needs_this_sites_origin(user):
     from_here = await socket("/ws/logs/", cookie, (b"origin", b"http://127.0.0.1"))
     assert (await from_here.connect())[0]
     await from_here.disconnect()
+
+
+async def test_it_closes_with_4429_past_the_limit_of_wrong_tokens_from_one_address(user):
+    codes = []
+    for _ in range(31):
+        ws = await socket("/ws/logs/", (b"authorization", b"Token rd_not-a-token"))
+        codes.append((await ws.connect())[1])
+    assert codes == [4401] * 30 + [4429]
+    ws = await socket("/ws/logs/", await sync_to_async(token_header)(user))  # a right token still opens
+    assert (await ws.connect())[0]
+    await ws.disconnect()

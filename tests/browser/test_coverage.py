@@ -33,6 +33,7 @@ def test_the_proxy_page_lists_what_is_cached_and_a_listed_operation_is_cached(
     expect(cached.get_by_test_id("coverage-op-batches.create")).to_have_count(0)
     expect(page.get_by_test_id("coverage-forwarded").get_by_test_id("coverage-op-batches.create")).to_be_visible()
     expect(page.get_by_test_id("coverage-passthrough")).to_contain_text("/v1/")
+    expect(page.get_by_test_id("coverage-websockets")).to_contain_text("any under the roots above tunnels through")
     expect(page.get_by_test_id("coverage-refused")).to_contain_text("Anthropic's own 404")
     paths = page.get_by_test_id("coverage-paths")
     paths.locator("summary").click()

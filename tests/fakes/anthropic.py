@@ -4,14 +4,19 @@ Text Completions API (`/v1/complete`, plain and streamed as `completion` events)
 Streams follow the real event sequence, every event with its `event:` line (the SDK drops events without
 one): message_start, content_block_start, ping, content_block_delta..., content_block_stop, message_delta,
 message_stop. Usage reports prompt-cache reads and writes, so cost mapping can be checked. `vertex_respond` plays
-Claude on Vertex AI (`:rawPredict` / `:streamRawPredict`)."""
+Claude on Vertex AI (`:rawPredict` / `:streamRawPredict`). An `Account` keeps what a proxy passes through, or
+forwards uncached: message batches (their results as JSONL) and files (beta)."""
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import itertools
 import json
 import re
+from urllib.parse import urlsplit
 
-from tests.fakes.server import Received, Reply
+from tests.fakes.server import Received, Reply, Routes, chunked
 
 MODEL = "claude-sonnet-4-5-20250929"
 JSON = [
@@ -187,3 +192,122 @@ def vertex_respond(req: Received) -> Reply:
 def google_error(status: int, name: str, message: str) -> Reply:
     body = json.dumps({"error": {"code": status, "message": message, "status": name}}, indent=2).encode()
     return Reply(status, [("content-type", "application/json; charset=UTF-8")], body)
+
+
+STAMP = "2026-01-01T00:00:00Z"
+
+
+class Account:
+    """An Anthropic account's message batches and files, kept between calls; any other path is `respond`'s. A batch
+    ends at once; its `results_url` names this server, as the real API names itself."""
+
+    def __init__(self):
+        self.batches: dict[str, dict] = {}
+        self.requests: dict[str, list[dict]] = {}
+        self.files: dict[str, dict] = {}
+        self.contents: dict[str, bytes] = {}
+        self.ids = itertools.count(1)
+        self.routes = Routes(
+            ("POST", r"/v1/messages/batches", self.create_batch),
+            ("GET", r"/v1/messages/batches", lambda req: page(self.batches)),
+            ("GET", r"/v1/messages/batches/(?P<id>[^/]+)", lambda req, id: found(self.batches, id)),
+            ("POST", r"/v1/messages/batches/(?P<id>[^/]+)/cancel", self.cancel_batch),
+            ("DELETE", r"/v1/messages/batches/(?P<id>[^/]+)", self.delete_batch),
+            ("GET", r"/v1/messages/batches/(?P<id>[^/]+)/results", self.results),
+            ("POST", r"/v1/files", self.upload),
+            ("GET", r"/v1/files", lambda req: page(self.files)),
+            ("GET", r"/v1/files/(?P<id>[^/]+)", lambda req, id: found(self.files, id)),
+            ("GET", r"/v1/files/(?P<id>[^/]+)/content", self.download),
+            ("DELETE", r"/v1/files/(?P<id>[^/]+)", self.delete_file),
+        )
+
+    def respond(self, req: Received) -> Reply:
+        reply = self.routes.reply(req, urlsplit(req.path).path)
+        return reply if reply is not None else respond(req)
+
+    def create_batch(self, req: Received) -> Reply:
+        requests = json.loads(req.body)["requests"]
+        batch_id = f"msgbatch_01Fake{next(self.ids):04d}"
+        self.requests[batch_id] = requests
+        self.batches[batch_id] = {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended",
+            "request_counts": {"processing": 0, "succeeded": len(requests), "errored": 0, "canceled": 0, "expired": 0},
+            "created_at": STAMP,
+            "ended_at": STAMP,
+            "expires_at": "2026-01-02T00:00:00Z",
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"http://{req.headers['host']}/v1/messages/batches/{batch_id}/results",
+        }
+        return json_reply(self.batches[batch_id])
+
+    def cancel_batch(self, req: Received, id: str) -> Reply:
+        if id in self.batches:
+            self.batches[id].update(processing_status="canceling", cancel_initiated_at=STAMP)
+        return found(self.batches, id)
+
+    def delete_batch(self, req: Received, id: str) -> Reply:
+        if self.batches.pop(id, None) is None:
+            return found(self.batches, id)
+        return json_reply({"id": id, "type": "message_batch_deleted"})
+
+    def results(self, req: Received, id: str) -> Reply:
+        """One JSON line per request, sent a few lines at a time."""
+        if id not in self.requests:
+            return found(self.batches, id)
+        lines = [
+            json.dumps(
+                {
+                    "custom_id": r["custom_id"],
+                    "result": {"type": "succeeded", "message": json.loads(message(r["params"]).body)},
+                }
+            ).encode()
+            + b"\n"
+            for r in self.requests[id]
+        ]
+        headers = [("content-type", "application/binary"), ("request-id", "req_011CUpstreamResults")]
+        return Reply(200, headers, chunks=[b"".join(lines[i : i + 2]) for i in range(0, len(lines), 2)])
+
+    def upload(self, req: Received) -> Reply:
+        head = f"Content-Type: {req.headers['content-type']}\r\n\r\n".encode()
+        form = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + req.body)
+        [part] = form.iter_parts()
+        file_id = f"file_011CFake{next(self.ids):04d}"
+        self.contents[file_id] = part.get_payload(decode=True)
+        self.files[file_id] = {
+            "id": file_id,
+            "type": "file",
+            "filename": part.get_filename(),
+            "mime_type": part.get_content_type(),
+            "size_bytes": len(self.contents[file_id]),
+            "created_at": STAMP,
+            "downloadable": True,
+        }
+        return json_reply(self.files[file_id])
+
+    def download(self, req: Received, id: str) -> Reply:
+        if id not in self.contents:
+            return found(self.files, id)
+        return Reply(200, [("content-type", self.files[id]["mime_type"])], chunks=chunked(self.contents[id]))
+
+    def delete_file(self, req: Received, id: str) -> Reply:
+        if self.files.pop(id, None) is None:
+            return found(self.files, id)
+        self.contents.pop(id)
+        return json_reply({"id": id, "type": "file_deleted"})
+
+
+def json_reply(payload: dict) -> Reply:
+    return Reply(200, JSON, json.dumps(payload).encode())
+
+
+def page(items: dict[str, dict]) -> Reply:
+    data = list(items.values())
+    first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+    return json_reply({"data": data, "has_more": False, "first_id": first, "last_id": last})
+
+
+def found(items: dict[str, dict], id: str) -> Reply:
+    return json_reply(items[id]) if id in items else error(404, "not_found_error", f"No such object: {id}")

@@ -1,6 +1,6 @@
 """A fake Azure OpenAI resource (`https://RES.openai.azure.com`): classic deployment paths with
 `?api-version=` (images and audio too), `/openai/responses`, `/openai/models`, and the v1 GA paths under
-`/openai/v1/`.
+`/openai/v1/`. An `Account` keeps the resource's files and batches (OpenAI's, under `/openai`).
 
 Bodies are OpenAI's (built by tests.fakes.openai) with Azure's additions: the model actually deployed in
 `model` (not the deployment name), `prompt_filter_results` / `content_filter_results`, the empty first
@@ -88,3 +88,20 @@ def chat_stream(body: dict) -> Reply:
             frame = f"data: {json.dumps(chunk)}\n\n".encode()
         frames.append(frame)
     return Reply(200, SSE, chunks=frames)
+
+
+class Account(fake_openai.Account):
+    """The resource's files and batches, classic (`/openai/files?api-version=`) and v1 GA (`/openai/v1/files`)."""
+
+    def __init__(self):
+        super().__init__("/openai", JSON)
+
+    def respond(self, req: Received) -> Reply:
+        url = urlsplit(req.path)
+        if url.path.startswith("/openai/v1/"):
+            reply = self.routes.reply(req, url.path.removeprefix("/openai/v1"))
+        elif "api-version" in parse_qs(url.query):
+            reply = self.routes.reply(req, url.path.removeprefix("/openai"))
+        else:
+            reply = None
+        return reply if reply is not None else respond(req)

@@ -93,7 +93,7 @@ class FakeBedrock:
         if guardrail is not None:
             return apply_guardrail(json.loads(req.body))
         m = re.fullmatch(r"/model/(.+)/([a-z-]+)", path)
-        if m is None:
+        if m is None or req.method != "POST":
             return error_reply(404, "UnknownOperationException", "Unknown operation")
         model, operation = m.groups()
         body = json.loads(req.body) if req.body else {}

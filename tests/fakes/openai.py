@@ -1,5 +1,6 @@
 """A fake api.openai.com: chat completions (plain and streamed), responses, embeddings, models, completions,
-moderations, images (generations, edits, variations), audio (speech, transcriptions, translations).
+moderations, images (generations, edits, variations), audio (speech, transcriptions, translations); and, with an
+`Account`, what a proxy passes through: files, batches, fine-tuning jobs and vector stores.
 Answers never echo the prompt, so tests can check that no prompt reaches the database."""
 
 from __future__ import annotations
@@ -7,10 +8,12 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
+import itertools
 import json
 import struct
+from urllib.parse import urlsplit
 
-from tests.fakes.server import Received, Reply
+from tests.fakes.server import Received, Reply, Routes, chunked
 
 JSON = [
     ("content-type", "application/json"),
@@ -320,3 +323,149 @@ def transcription_stream() -> Reply:
     events = [{"type": "transcript.text.delta", "delta": word, "logprobs": []} for word in WORDS]
     events.append({"type": "transcript.text.done", "text": TEXT, "logprobs": [], "usage": TRANSCRIPTION_USAGE})
     return Reply(200, SSE, chunks=[f"data: {json.dumps(e)}\n\n".encode() for e in events])
+
+
+class Account:
+    """An OpenAI account's files, batches and vector stores, kept between calls (paths after `prefix`: "/v1" on
+    api.openai.com, "/openai" on Azure); any other path is `respond`'s."""
+
+    def __init__(self, prefix: str = "/v1", headers: list[tuple[str, str]] = JSON):
+        self.prefix, self.headers = prefix, headers
+        self.files: dict[str, dict] = {}
+        self.contents: dict[str, bytes] = {}
+        self.batches: dict[str, dict] = {}
+        self.vector_stores: dict[str, dict] = {}
+        self.ids = itertools.count(1)
+        self.routes = Routes(
+            ("POST", r"/files", self.upload),
+            ("GET", r"/files", lambda req: self.page(self.files)),
+            ("GET", r"/files/(?P<id>[^/]+)", lambda req, id: self.found(self.files, id)),
+            ("GET", r"/files/(?P<id>[^/]+)/content", self.content),
+            ("DELETE", r"/files/(?P<id>[^/]+)", lambda req, id: self.delete(self.files, id, "file")),
+            ("POST", r"/batches", self.create_batch),
+            ("GET", r"/batches", lambda req: self.page(self.batches)),
+            ("GET", r"/batches/(?P<id>[^/]+)", lambda req, id: self.found(self.batches, id)),
+            ("POST", r"/batches/(?P<id>[^/]+)/cancel", self.cancel_batch),
+            ("GET", r"/fine_tuning/jobs", lambda req: self.page({"ftjob-1": FINE_TUNING_JOB})),
+            ("POST", r"/vector_stores", self.create_vector_store),
+            ("GET", r"/vector_stores", lambda req: self.page(self.vector_stores)),
+            ("GET", r"/vector_stores/(?P<id>[^/]+)", lambda req, id: self.found(self.vector_stores, id)),
+            (
+                "DELETE",
+                r"/vector_stores/(?P<id>[^/]+)",
+                lambda req, id: self.delete(self.vector_stores, id, "vector_store.deleted"),
+            ),
+        )
+
+    def respond(self, req: Received) -> Reply:
+        path = urlsplit(req.path).path
+        reply = self.routes.reply(req, path.removeprefix(self.prefix)) if path.startswith(self.prefix) else None
+        return reply if reply is not None else respond(req)
+
+    def json(self, payload: dict, status: int = 200) -> Reply:
+        return Reply(status, self.headers, json.dumps(payload).encode())
+
+    def new_id(self, kind: str) -> str:
+        return f"{kind}-fake{next(self.ids):04d}"
+
+    def page(self, items: dict[str, dict]) -> Reply:
+        data = list(items.values())
+        first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+        return self.json({"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": False})
+
+    def found(self, items: dict[str, dict], id: str) -> Reply:
+        if id not in items:
+            message = f"No such object: '{id}'"
+            return self.json(
+                {"error": {"message": message, "type": "invalid_request_error", "param": "id", "code": None}}, 404
+            )
+        return self.json(items[id])
+
+    def delete(self, items: dict[str, dict], id: str, kind: str) -> Reply:
+        reply = self.found(items, id)
+        if reply.status == 200:
+            del items[id]
+            self.contents.pop(id, None)
+            reply = self.json({"id": id, "object": kind, "deleted": True})
+        return reply
+
+    def upload(self, req: Received) -> Reply:
+        form = read_form(req)
+        filename, content = form["file"]
+        file_id = self.new_id("file")
+        self.contents[file_id] = content
+        self.files[file_id] = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": 1764000000,
+            "filename": filename,
+            "purpose": form["purpose"][1].decode(),
+            "status": "processed",
+        }
+        return self.json(self.files[file_id])
+
+    def content(self, req: Received, id: str) -> Reply:
+        if id not in self.contents:
+            return self.found(self.files, id)
+        headers = [("content-type", "application/octet-stream"), *self.headers[1:]]
+        return Reply(200, headers, chunks=chunked(self.contents[id]))
+
+    def create_batch(self, req: Received) -> Reply:
+        body = json.loads(req.body)
+        batch_id = self.new_id("batch")
+        self.batches[batch_id] = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "errors": None,
+            "input_file_id": body["input_file_id"],
+            "completion_window": body["completion_window"],
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": 1764000000,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": body.get("metadata"),
+        }
+        return self.json(self.batches[batch_id])
+
+    def cancel_batch(self, req: Received, id: str) -> Reply:
+        if id in self.batches:
+            self.batches[id]["status"] = "cancelling"
+        return self.found(self.batches, id)
+
+    def create_vector_store(self, req: Received) -> Reply:
+        body = json.loads(req.body)
+        store_id = self.new_id("vs")
+        self.vector_stores[store_id] = {
+            "id": store_id,
+            "object": "vector_store",
+            "created_at": 1764000000,
+            "name": body.get("name"),
+            "usage_bytes": 0,
+            "file_counts": {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0},
+            "status": "completed",
+            "last_active_at": 1764000000,
+            "metadata": body.get("metadata") or {},
+        }
+        return self.json(self.vector_stores[store_id])
+
+
+FINE_TUNING_JOB = {
+    "id": "ftjob-1",
+    "object": "fine_tuning.job",
+    "created_at": 1764000000,
+    "finished_at": None,
+    "model": "gpt-4o-mini-2024-07-18",
+    "fine_tuned_model": None,
+    "organization_id": "org-fake",
+    "status": "queued",
+    "hyperparameters": {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"},
+    "training_file": "file-fake0001",
+    "validation_file": None,
+    "result_files": [],
+    "trained_tokens": None,
+    "error": None,
+    "seed": 42,
+}

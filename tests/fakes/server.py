@@ -6,6 +6,7 @@ Each provider's fake is a `respond(request) -> Reply` function; tests can also q
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -32,6 +33,8 @@ class Reply:
     chunk_delay: float = 0.0
     delay: float = 0.0  # before anything is sent
     cut: bool = False  # close the connection before the final chunk
+    gate: threading.Event | None = None  # sent after the first chunk, the rest waits for it (10 s at most)
+    gate_opened: bool | None = None  # whether it did open in time: set once the answer is sent
 
 
 class Server(ThreadingHTTPServer):
@@ -50,6 +53,7 @@ class FakeUpstream:
         self.respond = respond
         self.requests: list[Received] = []
         self.queued: deque[Reply] = deque()
+        self.body_started = threading.Event()  # the first bytes of a request body arrived
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,9 +62,29 @@ class FakeUpstream:
             def log_message(self, *args):
                 pass
 
+            def _read_body(self) -> bytes:
+                """The request body, read as it arrives (Content-Length or chunked)."""
+                parts = []
+                if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                    while size := int(self.rfile.readline().split(b";")[0], 16):
+                        parts.append(self.rfile.read(size))
+                        fake.body_started.set()
+                        self.rfile.readline()
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+                        pass
+                    return b"".join(parts)
+                left = int(self.headers.get("content-length") or 0)
+                while left:
+                    part = self.rfile.read1(min(left, 1 << 20))
+                    if not part:
+                        break
+                    parts.append(part)
+                    fake.body_started.set()
+                    left -= len(part)
+                return b"".join(parts)
+
             def _handle(self):
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._read_body()
                 received = Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 fake.requests.append(received)
                 reply = fake.queued.popleft() if fake.queued else fake.respond(received)
@@ -76,11 +100,13 @@ class FakeUpstream:
                     return
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
-                for chunk in reply.chunks:
+                for i, chunk in enumerate(reply.chunks):
                     self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                     self.wfile.flush()
                     if reply.chunk_delay:
                         time.sleep(reply.chunk_delay)
+                    if i == 0 and reply.gate is not None:
+                        reply.gate_opened = reply.gate.wait(10)
                 if reply.cut:
                     self.close_connection = True
                     return
@@ -92,7 +118,7 @@ class FakeUpstream:
                 except (BrokenPipeError, ConnectionResetError):  # the proxy hung up: fine in tests
                     self.close_connection = True
 
-            do_GET = do_POST = do_DELETE = do_PUT = _safe_handle
+            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _safe_handle
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -111,3 +137,23 @@ class FakeUpstream:
 
     def queue(self, *replies: Reply) -> None:
         self.queued.extend(replies)
+
+
+class Routes:
+    """A stateful fake's own API, beside its stateless `respond`: (method, path regex) -> handler(req, **groups)."""
+
+    def __init__(self, *routes: tuple[str, str, Callable[..., Reply]]):
+        self.routes = [(method, re.compile(pattern + r"\Z"), handler) for method, pattern, handler in routes]
+
+    def reply(self, req: Received, path: str) -> Reply | None:
+        """The answer of the first route for the request's method and `path` (no query); None when none is."""
+        for method, regex, handler in self.routes:
+            m = regex.match(path)
+            if m is not None and method == req.method:
+                return handler(req, **m.groupdict())
+        return None
+
+
+def chunked(body: bytes, size: int = 1 << 20) -> list[bytes]:
+    """A body as the chunks of a streamed answer (a download as a server sends it)."""
+    return [body[i : i + size] for i in range(0, len(body), size)]

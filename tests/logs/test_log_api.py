@@ -37,12 +37,12 @@ def test_it_lists_only_the_users_entries_newest_first_with_exactly_the_contract_
 
     assert body["count"] == 2 and body["next"] is None
     newest, oldest = body["results"]
-    assert set(newest) - {"model"} == CONTRACT
+    assert set(newest) - {"model", "client_messages", "upstream_messages"} == CONTRACT  # extended, never renamed
     assert newest == {
         "id": newest["id"], "timestamp": "2026-03-01T12:00:02.000000Z", "proxy": mine.id, "ip": "127.0.0.1",
         "method": "POST", "path": "/v1/chat/completions", "prompt_hash": "", "status_code": 429, "latency_ms": 12.5,
         "cache": "bypass", "failure": "rate_limit", "model": "", "prompt_tokens": None, "completion_tokens": None,
-        "cost_usd": None,
+        "cost_usd": None, "client_messages": None, "upstream_messages": None,
     }  # fmt: skip
     assert oldest["ip"] == "10.0.0.1" and oldest["id"] < newest["id"]
 

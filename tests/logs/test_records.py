@@ -18,7 +18,7 @@ def every_field_set() -> LogRecord:
         proxy_id=1, owner_id=2, timestamp=3.5, ip="::1", method="POST", path="/v1/messages", prompt_hash="ab",
         status_code=429, latency_ms=1.25, cache="miss", failure="rate_limit",
         usage=Usage(model="m-1", input_tokens=10, output_tokens=5, cache_read_tokens=3, cache_write_tokens=2),
-        model="m", pricing_provider="acme",
+        model="m", pricing_provider="acme", client_messages=4, upstream_messages=9,
     )  # fmt: skip
 
 
@@ -26,11 +26,13 @@ def test_a_queued_record_becomes_its_entry():
     assert rows_of(batch_of([every_field_set().frozen()], [7])) == [
         Entry(id=7, timestamp=3.5, proxy_id=1, ip="::1", method="POST", path="/v1/messages", prompt_hash="ab",
               status_code=429, latency_ms=1.25, cache="miss", failure="rate_limit", model="m-1", prompt_tokens=10,
-              completion_tokens=5, cost_usd=None, owner_id=2)  # an unknown provider: no guess
+              completion_tokens=5, cost_usd=None, client_messages=4, upstream_messages=9,
+              owner_id=2)  # an unknown provider: no guess
     ]  # fmt: skip
     bare_record = LogRecord(proxy_id=1, owner_id=2, timestamp=0.0, ip="", method="GET", path="/").frozen()
     [bare] = rows_of(batch_of([bare_record], [1]))
     assert (bare.model, bare.prompt_tokens, bare.completion_tokens, bare.cache) == ("", None, None, "bypass")
+    assert (bare.client_messages, bare.upstream_messages) == (None, None)
 
 
 def test_a_batch_cuts_long_paths_and_models_to_their_columns_and_keeps_the_rest():

@@ -267,17 +267,17 @@ def test_the_sdk_honours_retry_after_on_an_injected_429(api, runner, proxy, upst
     assert [e.status_code for e in logs(runner, proxy, 2)] == [429, 200]
 
 
-def test_unknown_paths_and_wrong_methods_get_anthropics_shapes(proxy, upstream):
-    missing = httpx.post(proxy["base_url"] + "/v1/nope", json={})
+def test_paths_outside_the_api_get_anthropics_404_and_unmodelled_ones_pass_through(proxy, upstream):
+    missing = httpx.post(proxy["base_url"] + "/v2/messages", json={})
     assert missing.status_code == 404
     assert missing.json()["type"] == "error" and missing.json()["error"]["type"] == "not_found_error"
     assert missing.headers["request-id"] == missing.json()["request_id"]
-    wrong = httpx.get(proxy["base_url"] + "/v1/messages")
-    assert wrong.status_code == 405
-    assert wrong.json()["error"]["type"] == "invalid_request_error"
+    assert upstream.requests == []
     with pytest.raises(anthropic.NotFoundError):
         client_for(proxy).models.retrieve("claude-nope")  # forwarded: the fake has no such model
-    assert [r.path for r in upstream.requests] == ["/v1/models/claude-nope"]
+    unmodelled = httpx.get(proxy["base_url"] + "/v1/messages")  # passed through: the upstream's own answer
+    assert unmodelled.status_code == 404 and unmodelled.json()["request_id"] == "req_011CUpstreamErr"
+    assert [r.path for r in upstream.requests] == ["/v1/models/claude-nope", "/v1/messages"]
 
 
 # The legacy Text Completions API: anthropic>=1 has no resource for it any more, so it goes through client.post.

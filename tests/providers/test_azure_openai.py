@@ -262,12 +262,13 @@ def test_the_sdk_honours_retry_after_on_an_injected_429(api, runner, proxy, upst
     assert [e.status_code for e in logs(runner, proxy, 2)] == [429, 200]
 
 
-def test_unknown_paths_and_wrong_methods_get_azures_shapes(proxy, upstream):
-    missing = httpx.post(proxy["base_url"] + "/openai/deployments/d/nope?api-version=2024-10-21", json={})
+def test_paths_outside_the_api_get_azures_404_and_unmodelled_ones_pass_through(proxy, upstream):
+    missing = httpx.post(proxy["base_url"] + "/deployments/d/chat/completions?api-version=2024-10-21", json={})
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "404"
     assert missing.headers["apim-request-id"]
-    wrong = httpx.get(proxy["base_url"] + "/openai/deployments/d/chat/completions?api-version=2024-10-21")
-    assert wrong.status_code == 405
-    assert wrong.json()["error"]["code"] == "405"
     assert upstream.requests == []
+    unmodelled = httpx.post(proxy["base_url"] + "/openai/deployments/d/nope?api-version=2024-10-21", json={})
+    assert unmodelled.status_code == 404  # the upstream's own answer
+    assert unmodelled.headers["apim-request-id"] == fake.HEADERS[0][1]
+    assert [r.path for r in upstream.requests] == ["/openai/deployments/d/nope?api-version=2024-10-21"]

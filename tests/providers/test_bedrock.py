@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError, EventStreamError
 from urllib3.exceptions import ProtocolError
 
 import providers
+from accounts.models import SiteSettings
 from providers.base import Request, Route
 from providers.bedrock_redirect import redirect_to_proxy
 from tests.conftest import flushed_logs, set_failures, wait_until
@@ -44,10 +45,16 @@ def aws_environment(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def server_credentials(monkeypatch):
-    """The Rubberduck server's own AWS credentials, from its environment as botocore reads them."""
+def server_credentials(monkeypatch, db):
+    """The Rubberduck server's own AWS credentials, from its environment as botocore reads them, which the site
+    settings let every user's proxies use (the test users are not staff)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", SERVER_CREDS.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SERVER_CREDS.secret_key)
+    credentials_for("everyone")
+
+
+def credentials_for(whom: str) -> None:
+    SiteSettings.objects.update_or_create(pk=1, defaults={"server_aws_credentials": whom})
 
 
 @pytest.fixture
@@ -369,6 +376,8 @@ def test_the_fake_rejects_a_wrong_signature(server_credentials, make_proxy):
 
 
 def test_without_server_credentials_it_refuses_and_says_what_to_do(proxy, upstream, runner):
+    credentials_for("everyone")
+    runner.reconcile()  # running proxies follow the site settings from the runner's next tick on
     client = client_for(proxy)
     with pytest.raises(client.exceptions.AccessDeniedException) as caught:
         client.converse(modelId=MODEL, messages=MESSAGES)
@@ -379,9 +388,7 @@ def test_without_server_credentials_it_refuses_and_says_what_to_do(proxy, upstre
     assert logs(runner, proxy, 1)[0].status_code == 403
 
 
-def test_a_cache_hit_needs_no_server_credentials(monkeypatch, proxy, upstream):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", SERVER_CREDS.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SERVER_CREDS.secret_key)
+def test_a_cache_hit_needs_no_server_credentials(server_credentials, monkeypatch, proxy, upstream):
     client = client_for(proxy)
     client.converse(modelId=MODEL, messages=MESSAGES)
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
@@ -411,6 +418,72 @@ def test_without_an_upstream_url_it_targets_the_region_of_the_signature(server_c
     sent = provider.upstream_request("", bearer, route)
     assert sent.url.startswith("https://bedrock-runtime.eu-central-1.amazonaws.com/")
     assert dict(sent.headers)["authorization"] == "Bearer ABSK-key"
+
+
+def test_only_owners_the_site_settings_name_get_the_servers_credentials(
+    server_credentials, user, proxy, upstream, runner
+):
+    credentials_for("staff")  # the default: the test user is not staff
+    runner.reconcile()
+    client = client_for(proxy)
+    with pytest.raises(client.exceptions.AccessDeniedException) as caught:
+        client.converse(modelId=MODEL, messages=MESSAGES)
+    message = caught.value.response["Error"]["Message"]
+    assert "server_aws_credentials" in message and "redirect_to_proxy" in message and "tls: true" in message
+    assert upstream.requests == []
+
+    user.is_staff = True
+    user.save()
+    proxy_api_edit(proxy, runner)  # a running proxy takes its owner's policy when it (re)starts or is edited
+    answer = client.converse(modelId=MODEL, messages=MESSAGES)
+    assert answer["stopReason"] == "end_turn" and len(upstream.requests) == 1
+
+    credentials_for("nobody")
+    runner.reconcile()
+    with pytest.raises(client.exceptions.AccessDeniedException):
+        client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "not even staff"}]}])
+    assert len(upstream.requests) == 1
+
+
+def proxy_api_edit(proxy, runner):
+    from proxies.models import Proxy
+
+    Proxy.objects.get(pk=proxy["id"]).save()  # a new version of its settings, as an edit through the API makes
+    runner.reconcile()
+
+
+def test_it_signs_only_for_bedrocks_own_hosts(server_credentials, proxy, upstream, settings, runner):
+    settings.RUBBERDUCK_BEDROCK_SIGNING_HOSTS = []  # the fake on loopback is no longer taken for AWS
+    client = client_for(proxy)
+    with pytest.raises(client.exceptions.AccessDeniedException) as caught:
+        client.converse(modelId=MODEL, messages=MESSAGES)
+    assert f"not for 127.0.0.1:{upstream.url.rsplit(':', 1)[1]}" in caught.value.response["Error"]["Message"]
+    assert upstream.requests == []
+    assert logs(runner, proxy, 1)[0].status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url, signs",
+    [
+        ("https://bedrock-runtime.us-east-1.amazonaws.com", True),
+        ("https://bedrock-runtime-fips.us-gov-west-1.amazonaws.com/model/x/converse", True),
+        ("https://bedrock-runtime.cn-north-1.amazonaws.com.cn", True),
+        ("https://vpce-0a1b2c-d3e4.bedrock-runtime.eu-west-1.vpce.amazonaws.com", True),
+        ("https://BEDROCK-RUNTIME.us-east-1.amazonaws.com.", True),
+        ("https://bedrock-runtime.us-east-1.amazonaws.com.evil.example", False),
+        ("https://evil-bedrock-runtime.us-east-1.amazonaws.com", False),
+        ("https://x.bedrock-runtime.us-east-1.amazonaws.com", False),
+        ("https://bedrock.us-east-1.amazonaws.com", False),
+        ("http://169.254.169.254/latest", False),
+        ("http://127.0.0.1:8000", False),
+    ],
+)
+def test_it_knows_bedrocks_own_hosts(url, signs):
+    from providers.bedrock_auth import may_sign_for
+
+    assert may_sign_for(url) is signs
+    assert may_sign_for(url, ["gateway.internal"]) is signs
+    assert may_sign_for("https://gateway.internal:8443/model", ["gateway.internal"])
 
 
 # 4b. SigV4 for the real host, the connection redirected to the proxy
@@ -506,16 +579,29 @@ def test_an_rpm_limit_throttles_with_boto3s_throttling_exception(api, runner, pr
 # 6. unknown paths and methods
 
 
-def test_an_unknown_path_answers_bedrocks_404_and_a_wrong_method_its_405(proxy, upstream):
-    unknown = httpx.post(f"{proxy['base_url']}/model/{ENCODED_MODEL}/summon", content=b"{}")
+def test_a_path_outside_bedrocks_api_answers_its_404(proxy, upstream):
+    unknown = httpx.post(f"{proxy['base_url']}/summon/{ENCODED_MODEL}", content=b"{}")
     assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/json"
     assert unknown.headers["x-amzn-errortype"].startswith("UnknownOperationException:")
     assert "message" in unknown.json() and unknown.headers["x-amzn-requestid"]
-
-    wrong = httpx.get(f"{proxy['base_url']}/model/{ENCODED_MODEL}/converse")
-    assert wrong.status_code == 405 and wrong.headers["x-amzn-errortype"].startswith("UnknownOperationException:")
-    assert "GET" in wrong.json()["message"]
     assert upstream.requests == []
+
+
+def test_an_unmodelled_operation_is_signed_again_with_its_body_and_passed_through(
+    server_credentials, proxy, upstream, bedrock, runner
+):
+    body = b'{"the": "whole body, hashed into the signature"}'
+    with raw_client() as client:
+        unknown = client.post(
+            f"{proxy['base_url']}/model/{ENCODED_MODEL}/summon", content=body, headers=sigv4_headers()
+        )
+        wrong = client.get(f"{proxy['base_url']}/model/{ENCODED_MODEL}/converse", headers=sigv4_headers())
+    assert unknown.status_code == wrong.status_code == 404  # the upstream's own answers, relayed
+    assert unknown.headers["x-amzn-errortype"].startswith("UnknownOperationException")
+    assert bedrock.verified == ["sigv4", "sigv4"]  # the fake checked each signature, the body's hash with it
+    assert [(r.method, r.body) for r in upstream.requests] == [("POST", body), ("GET", b"")]
+    entries = logs(runner, proxy, 2)
+    assert [(e.status_code, e.cache) for e in entries] == [(404, "bypass"), (404, "bypass")]
 
 
 def test_invalid_json_answers_a_serialization_exception(proxy):
@@ -574,7 +660,7 @@ def test_invoke_stream_usage_counts_cached_input_inside_input_tokens():
 
 
 def test_stream_chaos_cuts_a_live_and_a_replayed_stream_between_whole_messages(
-    api, runner, proxy, upstream, server_credentials
+    server_credentials, api, runner, proxy, upstream
 ):
     client = client_for(proxy)
     complete = list(client.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"])  # now cached

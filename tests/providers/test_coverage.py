@@ -7,7 +7,7 @@ from providers.base import Endpoint, Provider, Request
 
 # Paths the official SDKs call (as seen in their sources and in the provider tests), per provider.
 SDK_PATHS = {
-    "openai": ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/models"],
+    "openai": ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/models", "/v1/realtime", "/v1/files"],
     "anthropic": ["/v1/messages", "/v1/messages/count_tokens", "/v1/complete", "/v1/messages/batches"],
     "azure_openai": ["/openai/deployments/gpt-4o/chat/completions", "/openai/v1/responses", "/openai/models"],
     "bedrock": [
@@ -20,8 +20,14 @@ SDK_PATHS = {
         "/v1beta1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
         "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict",
         "/v1/projects/p/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict",
+        "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent",
     ],
-    "gemini": ["/v1beta/models/gemini-2.5-flash:generateContent", "/v1/models", "/upload/v1beta/files"],
+    "gemini": [
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        "/v1/models",
+        "/upload/v1beta/files",
+        "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent",
+    ],
 }
 
 
@@ -69,17 +75,28 @@ def test_coverage_shows_patterns_as_paths_and_groups_an_operation_across_them():
         ],
         "forwarded": [{"operation": "jobs.get", "method": "GET", "stream": "never", "paths": ["/v1/jobs/{id}"]}],
         "passthrough": ["/v1/", "/v2/"],
+        "websockets": [],
         "refused": "Paths outside /v1/, /v2/: answered with Toy's own 404, never forwarded.",
     }
 
 
 def test_the_sdk_paths_that_are_modelled_route_to_their_listed_operations():
-    modelled = {op["operation"] for p in providers.registry().values() for op in p.coverage()["cached"]}
+    modelled = {
+        op["operation"]
+        for p in providers.registry().values()
+        for op in p.coverage()["cached"] + p.coverage()["forwarded"]
+    }
     for provider_id, paths in SDK_PATHS.items():
         provider = providers.get(provider_id)
         for path in paths:
             method = "GET" if path.endswith(("/models", "/async-invoke")) else "POST"
-            if path == "/upload/v1beta/files":
-                continue  # under an API root, not modelled: passes through
             route = provider.route(Request(method, path, "", {}, b"{}"))
-            assert route.operation in modelled or not route.cacheable, (provider_id, path)
+            assert route.operation in modelled or route.passthrough, (provider_id, path)
+
+
+@pytest.mark.parametrize("provider_id", sorted(SDK_PATHS))
+def test_the_websocket_apis_it_names_live_under_its_api_roots(provider_id):
+    provider = providers.get(provider_id)
+    for api in provider.coverage()["websockets"]:
+        assert api["path"].startswith(provider.api_roots), api
+        assert provider.route(Request("GET", api["path"], "", {}, b"")).passthrough

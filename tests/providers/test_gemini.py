@@ -156,21 +156,21 @@ def test_the_rpm_limit_answers_geminis_quota_429(proxy, api, runner):
     assert details[-1]["retryDelay"].endswith("s") and int(details[-1]["retryDelay"][:-1]) >= 1
 
 
-def test_unknown_paths_and_wrong_methods_get_googles_error_shape(proxy, upstream):
-    missing = httpx.post(f"{proxy['base_url']}/v1/models/{MODEL}:nope", json={})
+def test_a_path_outside_the_api_gets_googles_404_and_an_unmodelled_one_passes_through(proxy, upstream):
+    missing = httpx.post(f"{proxy['base_url']}/v2/models/{MODEL}:generateContent", json={})
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/json; charset=UTF-8"
-    assert missing.json()["error"]["status"] == "NOT_FOUND"
-    wrong = httpx.delete(f"{proxy['base_url']}/v1/models/{MODEL}:generateContent")
-    assert wrong.status_code == 405
-    assert wrong.json() == {
+    assert missing.json() == {
         "error": {
-            "code": 405,
-            "message": f"The request method DELETE is inappropriate for the URL /v1/models/{MODEL}:generateContent.",
-            "status": "UNIMPLEMENTED",
+            "code": 404,
+            "message": f"The requested URL /v2/models/{MODEL}:generateContent was not found on this server.",
+            "status": "NOT_FOUND",
         }
     }
     assert upstream.requests == []
+    wrong = httpx.delete(f"{proxy['base_url']}/v1/models/{MODEL}:generateContent")
+    assert (wrong.status_code, wrong.json()["error"]["status"]) == (404, "NOT_FOUND")  # the upstream's own
+    assert [(r.method, r.path) for r in upstream.requests] == [("DELETE", f"/v1/models/{MODEL}:generateContent")]
 
 
 def test_the_sdk_can_read_a_model(proxy, upstream):

@@ -218,18 +218,15 @@ def test_an_injected_429_says_when_to_retry(proxy, api, runner):
     }
 
 
-def test_unknown_paths_and_wrong_methods_get_googles_error_shape(proxy, upstream):
-    missing = httpx.post(f"{proxy['base_url']}/v1beta1/nope", json={})
+def test_paths_outside_the_api_get_googles_error_shape_and_unmodelled_ones_pass_through(proxy, upstream):
+    missing = httpx.post(f"{proxy['base_url']}/v2/nope", json={})
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/json; charset=UTF-8"
     assert missing.json()["error"] == {
         "code": 404,
-        "message": "The requested URL /v1beta1/nope was not found on this server.",
+        "message": "The requested URL /v2/nope was not found on this server.",
         "status": "NOT_FOUND",
     }
-    wrong = httpx.get(f"{proxy['base_url']}{PREFIX}:generateContent")
-    assert wrong.status_code == 405
-    assert wrong.json()["error"]["status"] == "UNIMPLEMENTED"
     bad = httpx.post(
         f"{proxy['base_url']}{PREFIX}:generateContent", content=b"{nope", headers={"content-type": "application/json"}
     )
@@ -238,6 +235,9 @@ def test_unknown_paths_and_wrong_methods_get_googles_error_shape(proxy, upstream
     hijack = httpx.post(f"{proxy['base_url']}/v1/projects/p/locations/evil.com%23/publishers/google/models/m:predict")
     assert hijack.status_code == 404
     assert upstream.requests == []
+    unmodelled = httpx.post(f"{proxy['base_url']}/v1beta1/nope", json={})
+    assert (unmodelled.status_code, unmodelled.json()["error"]["status"]) == (404, "NOT_FOUND")  # the upstream's
+    assert [r.path for r in upstream.requests] == ["/v1beta1/nope"]
 
 
 def upstream_url_for(path: str, upstream_url: str = "", query: str = "") -> str:
@@ -259,6 +259,12 @@ def upstream_url_for(path: str, upstream_url: str = "", query: str = "") -> str:
 def test_it_derives_the_upstream_host_from_the_location(location, host):
     path = f"/v1/projects/p/locations/{location}/publishers/google/models/{MODEL}:streamGenerateContent"
     assert upstream_url_for(path, query="alt=sse") == f"{host}{path}?alt=sse"
+
+
+def test_a_pass_through_goes_to_its_locations_host_too():
+    path = "/v1beta1/projects/p/locations/europe-west4/cachedContents"
+    assert upstream_url_for(path) == f"https://europe-west4-aiplatform.googleapis.com{path}"
+    assert upstream_url_for("/v1/batchPredictionJobs") == "https://aiplatform.googleapis.com/v1/batchPredictionJobs"
 
 
 def test_it_sends_express_mode_to_the_global_host_and_honours_an_upstream_url():

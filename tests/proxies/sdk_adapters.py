@@ -167,6 +167,10 @@ class BedrockAdapter(Adapter):
         monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASERVER0000000001")  # the proxy re-signs with its own
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "server-secret-key")
+        from accounts.models import SiteSettings
+
+        # ...which the test user's proxies may use, though it is not staff
+        SiteSettings.objects.update_or_create(pk=1, defaults={"server_aws_credentials": "everyone"})
         forget = getattr(getattr(providers.get("bedrock"), "credentials", None), "forget", None)
         if forget:
             forget()

@@ -48,7 +48,7 @@ def test_it_lists_the_providers(api):
 def test_it_lists_what_each_provider_caches_forwards_passes_through_and_refuses(api):
     providers = {p["id"]: p for p in api.get("/api/v1/providers/").json()}
     anthropic = providers["anthropic"]["coverage"]
-    assert set(anthropic) == {"cached", "forwarded", "passthrough", "refused"}
+    assert set(anthropic) == {"cached", "forwarded", "passthrough", "websockets", "refused"}
     assert {"operation": "messages", "method": "POST", "stream": "body", "paths": ["/v1/messages"]} in anthropic[
         "cached"
     ]
@@ -65,7 +65,9 @@ def test_it_lists_what_each_provider_caches_forwards_passes_through_and_refuses(
     assert len(vertex["generateContent"]["paths"]) == 3  # publisher model, deployed endpoint, express mode
     bedrock = {c["operation"] for c in providers["bedrock"]["coverage"]["cached"]}
     assert {"converse", "apply_guardrail"} <= bedrock
-    assert providers["gemini"]["coverage"]["passthrough"] == ["/v1beta/", "/v1/", "/v1alpha/", "/upload/"]
+    assert providers["gemini"]["coverage"]["passthrough"] == ["/v1beta/", "/v1/", "/v1alpha/", "/upload/", "/ws/"]
+    assert providers["openai"]["coverage"]["websockets"] == [{"api": "Realtime", "path": "/v1/realtime"}]
+    assert anthropic["websockets"] == []
 
 
 def test_the_provider_list_needs_a_signed_in_user(db):

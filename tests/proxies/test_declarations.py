@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from accounts.services import user_create_verified
 from proxies.models import Proxy
-from tests.accounts.factories import proxy_row
+from tests.factories import ProxyFactory
 
 
 @pytest.fixture(autouse=True)
@@ -216,7 +216,7 @@ def test_each_kind_of_mistake_is_named_at_its_path(api, user, document, path, me
 
 
 def test_a_port_of_an_undeclared_proxy_of_the_owner_clashes_unless_it_is_pruned(api, user):
-    proxy_row(user, name="old", port=23041)
+    ProxyFactory(owner=user, name="old", port=23041)
     response = apply(api, {"proxies": [declared("new", port=23041)]})
     assert response.status_code == 400
     assert response.json()["errors"] == [
@@ -229,7 +229,7 @@ def test_a_port_of_an_undeclared_proxy_of_the_owner_clashes_unless_it_is_pruned(
 
 
 def test_another_users_proxies_are_neither_seen_nor_touched(api, user, other_api, other_user):
-    theirs = proxy_row(other_user, name="dev", port=23051)
+    theirs = ProxyFactory(owner=other_user, name="dev", port=23051)
     before = snapshot(other_user)
 
     outcome = applied(api, {"proxies": [declared("dev")]}, "?prune=true")  # a name taken by another user is fine
@@ -263,7 +263,7 @@ def test_the_apply_command_applies_a_file_for_a_user(user, other_user, tmp_path)
     assert "created: dev, ci" in out.getvalue() and "deleted: -" in out.getvalue()
     assert sorted(Proxy.objects.filter(owner=user).values_list("name", flat=True)) == ["ci", "dev"]
 
-    proxy_row(user, name="stray", port=23062)
+    ProxyFactory(owner=user, name="stray", port=23062)
     out = StringIO()
     call_command(
         "apply",

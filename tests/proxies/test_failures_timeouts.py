@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import flushed_logs, wait_until
+from tests.fakes.server import Reply
 from tests.proxies.sdk_adapters import PROVIDERS, sdk_fixture
 
 
@@ -132,3 +133,63 @@ def test_a_force_stop_ends_a_hanging_request_and_logs_it_once(api, runner, make_
     time.sleep(0.2)
     assert [(e.status_code, e.failure) for e in flushed_logs(runner, proxy["id"])] == [(499, "hang")]
     assert entries
+
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
+
+
+def in_background(proxy, outcome: dict, name: str) -> threading.Thread:
+    def call():
+        try:
+            outcome[name] = httpx.post(proxy["base_url"] + "/chat/completions", json=CHAT, timeout=60)
+        except httpx.HTTPError as e:
+            outcome[name] = e
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread
+
+
+def test_a_graceful_stop_closes_a_hanging_request_at_once_and_waits_for_a_real_one(
+    api, runner, make_proxy, openai_upstream, settings
+):
+    settings.RUBBERDUCK_GRACEFUL_STOP_SECONDS = 60  # waiting for the hang would outlast every wait below
+    proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
+    config = {"timeout": {"mode": "hang", "rate": 0.5}, "seed": 3}  # draws 0.238 (hang), 0.544 (served)
+    api.put(f"/api/v1/proxies/{proxy['id']}/failures", config, format="json")
+    runner.reconcile()
+    server = runner.running[proxy["id"]].server
+    openai_upstream.queue(Reply(200, [("content-type", "application/json")], b'{"id": "real"}', delay=1.5))
+    outcome = {}
+
+    hanging = in_background(proxy, outcome, "hang")
+    wait_until(lambda: server.in_flight == 1)
+    real = in_background(proxy, outcome, "real")
+    wait_until(lambda: len(openai_upstream.requests) == 1)  # the real one is upstream now
+    api.post(f"/api/v1/proxies/{proxy['id']}/stop", {"mode": "graceful"}, format="json")
+
+    hanging.join(15)
+    real.join(15)
+    assert isinstance(outcome["hang"], httpx.HTTPError)  # closed without an answer, as a server going away does
+    assert outcome["real"].status_code == 200 and outcome["real"].json() == {"id": "real"}
+    wait_until(lambda: api.get(f"/api/v1/proxies/{proxy['id']}/").json()["status"] == "stopped", timeout=15)
+    entries = flushed_logs(runner, proxy["id"])
+    assert sorted((e.status_code, e.failure or "") for e in entries) == [(200, ""), (499, "hang")]
+
+
+def test_a_graceful_stop_cuts_a_delay_short_and_serves_its_request(api, runner, make_proxy, openai_upstream, settings):
+    settings.RUBBERDUCK_GRACEFUL_STOP_SECONDS = 60
+    proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
+    config = {"timeout": {"mode": "delay", "seconds": 45, "rate": 1.0}}
+    api.put(f"/api/v1/proxies/{proxy['id']}/failures", config, format="json")
+    runner.reconcile()
+    outcome = {}
+
+    delayed = in_background(proxy, outcome, "delayed")
+    wait_until(lambda: runner.running[proxy["id"]].server.in_flight == 1)
+    api.post(f"/api/v1/proxies/{proxy['id']}/stop", {"mode": "graceful"}, format="json")
+
+    delayed.join(15)
+    assert outcome["delayed"].status_code == 200 and outcome["delayed"].json()["object"] == "chat.completion"
+    wait_until(lambda: api.get(f"/api/v1/proxies/{proxy['id']}/").json()["status"] == "stopped", timeout=15)
+    assert [(e.status_code, e.failure) for e in flushed_logs(runner, proxy["id"])] == [(200, "timeout")]

@@ -199,11 +199,12 @@ def test_an_unreachable_upstream_gives_a_provider_shaped_502(make_proxy, runner)
     assert flushed_logs(runner, proxy["id"])[0].status_code == 502
 
 
-def test_an_unknown_path_gets_openais_404_shape(proxy):
-    response = httpx.post(proxy["base_url"] + "/nope", json={})
-    assert response.status_code == 404
-    assert response.json()["error"]["type"] == "invalid_request_error"
-    assert httpx.get(proxy["base_url"] + "/chat/completions").status_code == 405
+def test_a_path_outside_the_api_gets_openais_404_shape(proxy, openai_upstream):
+    for path in ("/nope", "/v2/chat/completions"):
+        response = httpx.post(proxy["base_url"].removesuffix("/v1") + path, json={})
+        assert response.status_code == 404
+        assert response.json()["error"]["type"] == "invalid_request_error"
+    assert openai_upstream.requests == []
 
 
 # 0.01 s: the client leaves before the proxy watches for that (disconnect.WATCH_AFTER_SECONDS), and is seen then.

@@ -1,11 +1,11 @@
 """The request memo: a repeat is routed and keyed once; anything that could change either is a new entry."""
 
 import providers
-from proxies.records import LogRecord
 from providers.base import Fault, Route
 from proxies.cache_key import cache_key
 from proxies.failures import Chaos
 from proxies.flow import Flow, ProxySettings
+from proxies.records import LogRecord
 from proxies.request_memo import RequestMemo
 
 BODY = b'{"model":"claude-x","messages":[]}'
@@ -48,7 +48,7 @@ def flow_of(provider_id: str, method: str, path: str, body: bytes = BODY, query:
     """A flow as the app has it once the body is read: its provider's settings, headers as ASGI gives them."""
     headers = [(b"content-type", b"application/json"), (b"anthropic-version", b"2023-06-01"), (b"x-api-key", b"sk")]
     scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": headers}
-    settings = ProxySettings(1, 1, providers.get(provider_id), "", "instant", Chaos({}))
+    settings = ProxySettings(1, 1, providers.get(provider_id), "", "instant", Chaos({}), private_networks=True)
     flow = Flow(settings, scope, None, None, LogRecord(1, 1, 0.0, "127.0.0.1", method, path))
     flow.body, flow.query = body, query
     return flow
@@ -75,10 +75,21 @@ def test_it_resolves_a_repeat_the_cache_answered_without_building_its_request():
 
 def test_it_resolves_a_refusal_and_an_uncacheable_route_without_a_key():
     memo = RequestMemo(providers.get("anthropic"))
-    memo.resolve(unknown := flow_of("anthropic", "POST", "/v1/nowhere"))
+    memo.resolve(unknown := flow_of("anthropic", "POST", "/nowhere"))
     assert unknown.refused.fault is Fault.NOT_FOUND and unknown.route is None and unknown.key is None
+    memo.resolve(unmodelled := flow_of("anthropic", "POST", "/v1/nowhere"))
+    assert unmodelled.route.passthrough and unmodelled.key is None and unmodelled.refused is None
     memo.resolve(batch := flow_of("anthropic", "POST", "/v1/messages/batches"))
     assert batch.route.cacheable is False and batch.key is None and batch.refused is None
+
+
+def test_it_knows_a_pass_through_by_its_method_and_path_alone():
+    memo = RequestMemo(providers.get("openai"))
+    assert memo.passthrough("GET", "/v1/files").passthrough
+    assert memo.passthrough("GET", "/v1/chat/completions").passthrough  # stored completions, not a chat
+    assert memo.passthrough("POST", "/v1/chat/completions") is None  # modelled: routed once its body is read
+    assert memo.passthrough("GET", "/nowhere") is None  # refused once routed
+    assert memo.passthrough("GET", "/v1/../admin") is None  # a dot segment names no API path
 
 
 def test_it_never_remembers_a_body_over_its_bound():

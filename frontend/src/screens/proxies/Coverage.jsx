@@ -78,6 +78,19 @@ export function Coverage({ coverage, providerName }) {
             ))}
           </ul>
         </Row>
+        <Row label="WebSockets" hint="Tunnelled both ways, never cached" testId="coverage-websockets">
+          {coverage.websockets.length ? (
+            <ul className="flex flex-wrap gap-1.5">
+              {coverage.websockets.map((ws) => (
+                <li key={ws.path} title={ws.path} className="rounded border border-slate-200 px-1.5 py-0.5 font-mono text-xs text-slate-700">
+                  {ws.api} <span className="text-slate-500">{ws.path}</span>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p className="text-sm text-slate-500">None of its SDKs opens one; any under the roots above tunnels through</p>
+          )}
+        </Row>
         <Row label="Refused" hint="Never forwarded" testId="coverage-refused">
           <p className="text-sm text-slate-700">{coverage.refused}</p>
         </Row>

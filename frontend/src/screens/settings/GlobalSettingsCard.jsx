@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { Lock } from 'lucide-react'
 import { Card, CardHeader } from '../../components/Card.jsx'
 import { Button } from '../../components/Button.jsx'
-import { CheckboxField, FormError, TextField } from '../../components/Field.jsx'
+import { CheckboxField, FormError, SelectField, TextField } from '../../components/Field.jsx'
 import { Skeleton } from '../../components/Skeleton.jsx'
 import { api } from '../../lib/api.js'
 import { useProviders } from '../../lib/session.js'
@@ -73,6 +73,12 @@ export function GlobalSettingsCard() {
             ))}
           </div>
           <CheckboxField label="Open sign-up" hint="Anyone who can reach this server may create an account." checked={!!form.signup_open} onChange={(e) => setForm({ ...form, signup_open: e.target.checked })} data-testid="settings-signup-open" />
+          <CheckboxField label="Private upstreams for everyone" hint="Every user's proxies may forward to loopback, private and link-local addresses (this server, its network, cloud metadata). Staff's always may." checked={!!form.allow_private_upstreams} onChange={(e) => setForm({ ...form, allow_private_upstreams: e.target.checked })} data-testid="settings-private-upstreams" />
+          <SelectField label="This server's AWS credentials re-sign Bedrock requests for" hint="Only ever towards Bedrock's own hosts." value={form.server_aws_credentials ?? 'staff'} onChange={(e) => setForm({ ...form, server_aws_credentials: e.target.value })} error={errors.server_aws_credentials} className="sm:max-w-sm" data-testid="settings-aws-credentials">
+            <option value="staff">Staff's proxies</option>
+            <option value="everyone">Everyone's proxies</option>
+            <option value="nobody">Nobody's proxies</option>
+          </SelectField>
           <div>
             <h3 className="mb-2 text-sm font-semibold text-slate-900">Default upstreams</h3>
             <div className="grid gap-3 sm:grid-cols-2">
