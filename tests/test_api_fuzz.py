@@ -6,7 +6,7 @@ second user tries every object the first one reaches. No answer is a 5xx, every 
 describes (status, content type, headers, body), and the second user only ever gets 404 for the first one's
 objects and never sees them in a list.
 
-The API alone is fuzzed: no runner serves the proxies it creates (their start and stop answer at once).
+The API alone is fuzzed: no runner serves the proxies it creates (a start answers 202, pending, at once).
 RUBBERDUCK_FUZZ_EXAMPLES sets the inputs per operation and the call chains: a short, reproducible run by default
 (`make test`); by hand, e.g. `RUBBERDUCK_FUZZ_EXAMPLES=500 pytest -s tests/test_api_fuzz.py` (the figures are
 printed at the end of each test). With DATABASE_URL set, it fuzzes against that database.
@@ -37,7 +37,6 @@ from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 
 from accounts.models import ApiToken, hash_key
-from proxies import services
 from proxies.models import Proxy
 from tests.factories import LogEntryFactory, ProxyFactory
 
@@ -106,11 +105,11 @@ def keep_token(user, authorization: str) -> None:
 
 
 @pytest.fixture
-def fuzz(user, other_user, settings, monkeypatch):
+def fuzz(user, other_user, settings):
     settings.RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = False  # the upstream guard is fuzzed too
     settings.RATELIMIT_ENABLE = False  # limits answer 429 after a few tries; the inputs after them matter more
-    # No runner serves these proxies, so start and stop answer at once instead of waiting for one.
-    monkeypatch.setattr(services, "wait_for_status", lambda proxy, statuses, wait: proxy)
+    # No runner serves these proxies: a start answers 202 (pending) at once instead of waiting for one.
+    settings.RUBBERDUCK_APPLY_WAIT_SECONDS = 0
     _, alice = ApiToken.issue(user, "fuzz")
     _, bob = ApiToken.issue(other_user, "fuzz")
     first_proxy = alices(user)
