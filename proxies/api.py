@@ -1,12 +1,5 @@
-"""The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404.
-
-A write the running proxy must act on (an edit, failures, a cache clear, start, stop) answers once it has (a start
-once it runs or failed, a stop once it stopped): 200 with the proxy as it serves now. If it has not within
-RUBBERDUCK_APPLY_WAIT_SECONDS: 202 `pending` with a `Location` that answers 202 until it has and the proxy is no
-longer starting or stopping, then 200 with what the write would have answered."""
-
-from collections.abc import Callable
-from urllib.parse import urlencode
+"""The proxies part of the REST API. Every lookup is scoped to the requesting user: others' objects 404. Writes the
+running proxy acts on answer once it has (proxies/pending.py)."""
 
 import yaml
 from django.shortcuts import get_object_or_404
@@ -22,12 +15,12 @@ import providers
 from proxies import declarations, services
 from proxies.failures_schema import FailureConfigSerializer
 from proxies.models import Proxy
+from proxies.pending import LOCATION, PENDING, POLLED, applied, detail_path, poll, polled_revision
 from proxies.serializers import (
     ApplyOutcomeSerializer,
     CloneSerializer,
     DeclarationErrorsSerializer,
     DeclarationSerializer,
-    PendingSerializer,
     ProviderSerializer,
     ProxySerializer,
     StopSerializer,
@@ -37,66 +30,6 @@ from restapi.openapi import DeletedSerializer, errors
 
 def owned_proxy(request, pk) -> Proxy:
     return get_object_or_404(Proxy, pk=pk, owner=request.user)
-
-
-def applied(
-    request, proxy: Proxy, answer: Callable[[Proxy], object], poll: str, steady: bool = False, **params
-) -> Response:
-    """`answer(proxy)` once the proxy serves the revision this request wrote (services.wait_applied), else 202
-    pending with the URL to poll (`poll`, with the revision and `params` as its query)."""
-    revision = proxy.revision
-    if services.wait_applied(proxy, steady=steady):
-        return Response(answer(proxy))
-    return pending(request, proxy, revision, f"{poll}?{urlencode({'revision': revision, **params})}")
-
-
-def pending(request, proxy: Proxy, revision: int, location: str) -> Response:
-    body = {
-        "status": "pending",
-        "detail": "Saved, but the proxy does not serve it yet. GET the Location until it answers 200.",
-        "revision": revision,
-        "applied_revision": proxy.applied_revision,
-    }
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": request.build_absolute_uri(location)})
-
-
-def settled(proxy: Proxy, revision: int) -> bool:
-    """What a poll waits for: the write applied, and the proxy no longer starting or stopping."""
-    return proxy.has_applied(revision) and proxy.is_steady()
-
-
-def polled_revision(request) -> int | None:
-    """The `revision` a poll of a pending write waits for; None when it is no poll."""
-    value = request.query_params.get("revision")
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise ValidationError({"revision": ["A whole number is required."]})
-    return int(value)
-
-
-def detail_path(request) -> str:
-    """The proxy's own URL path, from that of one of its actions (…/proxies/7/start -> …/proxies/7/)."""
-    return request.path[: request.path.rindex("/") + 1]
-
-
-POLLED = OpenApiParameter(
-    "revision",
-    OpenApiTypes.INT,
-    description="Polls a pending write (its `Location`): 202 until the proxy serves this revision and is no "
-    "longer starting or stopping, then 200.",
-)
-LOCATION = OpenApiParameter(
-    "Location",
-    OpenApiTypes.URI,
-    OpenApiParameter.HEADER,
-    response=[202],
-    description="Where to poll: it answers 202 until the proxy serves the change, then 200.",
-)
-PENDING = OpenApiResponse(
-    PendingSerializer,
-    "Saved, but the running proxy has not applied it within RUBBERDUCK_APPLY_WAIT_SECONDS: poll the `Location`.",
-)
 
 
 class ProviderListApi(APIView):
@@ -169,10 +102,7 @@ class ProxyDetailApi(APIView):
     )
     def get(self, request, pk):
         proxy = owned_proxy(request, pk)
-        revision = polled_revision(request)
-        if revision is not None and not settled(proxy, revision):
-            return pending(request, proxy, revision, request.get_full_path())
-        return Response(ProxySerializer(proxy).data)
+        return poll(request, proxy) or Response(ProxySerializer(proxy).data)
 
     @extend_schema(
         summary="Change a proxy",
@@ -251,13 +181,10 @@ class ProxyCacheApi(APIView):
     )
     def get(self, request, pk):
         proxy = owned_proxy(request, pk)
-        revision = polled_revision(request)
-        if revision is None:
+        if polled_revision(request) is None:
             raise ValidationError({"revision": ["The revision of the clear to poll is required."]})
-        if not settled(proxy, revision):
-            return pending(request, proxy, revision, request.get_full_path())
         deleted = request.query_params.get("deleted", "0")
-        return Response({"deleted": int(deleted) if deleted.isdigit() else 0})
+        return poll(request, proxy) or Response({"deleted": int(deleted) if deleted.isdigit() else 0})
 
     @extend_schema(
         operation_id="proxies_cache_clear",
@@ -280,10 +207,7 @@ class ProxyFailuresApi(APIView):
     )
     def get(self, request, pk):
         proxy = owned_proxy(request, pk)
-        revision = polled_revision(request)
-        if revision is not None and not settled(proxy, revision):
-            return pending(request, proxy, revision, request.get_full_path())
-        return Response(proxy.failures or {})
+        return poll(request, proxy) or Response(proxy.failures or {})
 
     @extend_schema(
         summary="Replace a proxy's failure config",

@@ -140,6 +140,9 @@ def test_a_separate_runproxies_process_follows_the_api_within_a_second(api, tran
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    for line in iter(process.stdout.readline, b""):  # its imports alone can take seconds under load
+        if b"started" in line:
+            break
     try:
         body = {
             "name": "headless",
