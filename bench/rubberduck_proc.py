@@ -131,7 +131,8 @@ def main() -> None:
 
     lock_errors = LockErrors()
     logging.getLogger().addHandler(lock_errors)
-    user = user_create_verified(email="bench@example.com", password="bench-password-123")
+    # The first account of a fresh server, as under `make run`: staff, so its proxies may reach the loopback upstream.
+    user = user_create_verified(email="bench@example.com", password="bench-password-123", first_is_admin=True)
     for spec in args.proxy:
         port, url = spec.split("=", 1)
         proxy_create(owner=user, port=int(port), name=f"bench-{port}", provider="openai", upstream_url=url)
