@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -55,9 +56,15 @@ def _loop_for(layer) -> asyncio.AbstractEventLoop | None:
     return _publisher_loop()
 
 
+_warned_at = 0.0
+
+
 def _report(future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("publishing log entries failed: %r", future.exception())
+    """At most one warning a minute: with Redis away every batch fails, and the rows are in the database anyway."""
+    global _warned_at
+    if not future.cancelled() and future.exception() is not None and time.monotonic() - _warned_at > 60:
+        _warned_at = time.monotonic()
+        log.warning("publishing log entries to the live stream failed: %r", future.exception())
 
 
 def publish_rows(batch: Entry) -> None:

@@ -9,6 +9,10 @@ the hits it displaces. So a batch of queued records is turned around column by c
 chained in C, with no Python step per row where a column needs none), without dicts or datetimes (D24), and
 flushes are large enough that the per-batch work stays small per row, yet short enough to keep the hit p99
 down (D31).
+
+When the database does not take writes (locked, restarting, full), records wait in the queue and are written once
+it does; the queue is bounded (RUBBERDUCK_LOG_BUFFER_RECORDS), and what does not fit is dropped, counted
+(`dropped`) and shown (/healthz, /metrics, one warning per episode) (D70-D72).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from decimal import Decimal
 from itertools import chain, repeat
 from operator import mul, sub
 
+from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from logs.models import ENTRY_COLUMNS
@@ -41,10 +46,20 @@ Sink = Callable[[Entry], None]  # gets a committed batch, column by column (batc
 
 
 class LogWriter:
-    def __init__(self, interval: float = 0.1, batch: int = 500):
+    def __init__(self, interval: float = 0.1, batch: int = 500, limit: int | None = None):
         self.queue: deque[tuple] = deque()  # LogRecord.frozen() values
         self.interval = interval
         self.batch = batch
+        # The most records that may wait; more are dropped and counted (D70).
+        self.limit = max(limit if limit is not None else settings.RUBBERDUCK_LOG_BUFFER_RECORDS, 1)
+        # enqueue's one compare: the batch size until it is crossed, then the bound (D71).
+        self._next = min(batch, self.limit + 1)
+        self._overflow_lock = threading.Lock()
+        self.dropped = 0  # records dropped since start because the queue was full
+        self.overflowing = False  # from the first drop until the queue has drained below its bound
+        self._episode_dropped = 0
+        self.failing_since: float | None = None  # monotonic time of the first failed flush of a failing spell
+        self._periodic_failing: set[Callable[[], None]] = set()
         self.sinks: list[Sink] = []  # called after each commit with the written batch
         self.in_transaction: list[Sink] = []  # called inside the transaction
         self.periodic: list[Callable[[], None]] = []  # called on this thread between flushes (roll-up folds)
@@ -56,11 +71,53 @@ class LogWriter:
         self.written = 0
 
     def enqueue(self, record: LogRecord) -> None:
-        """Called on the request path: about a microsecond, thread-safe (deque.append)."""
+        """Called on the request path: about a microsecond, thread-safe (deque.append and one compare)."""
         queue = self.queue
         queue.append(record.frozen())
-        if len(queue) == self.batch:  # once per crossing: a set() takes a lock
-            self._wake.set()
+        if len(queue) >= self._next:  # once per crossing of the batch size, or each record past the bound
+            self._crowded()
+
+    def _crowded(self) -> None:
+        """Off the common path: wakes the writer once a batch waits, and past the bound drops the newest
+        records, counted, until the queue fits (D70, D71)."""
+        with self._overflow_lock:
+            queue = self.queue
+            over = len(queue) - self.limit
+            if over > 0:
+                for _ in range(over):
+                    queue.pop()
+                self.dropped += over
+                self._episode_dropped += over
+                if not self.overflowing:
+                    self.overflowing = True
+                    log.warning(
+                        "log buffer full (%s records waiting for the database): dropping new log entries, counted "
+                        "in rubberduck_log_entries_dropped_total, until the database takes writes again",
+                        self.limit,
+                    )
+            self._next = self.limit + 1
+        self._wake.set()
+
+    def _drained(self) -> None:
+        """After a flush that emptied the queue: the next crossing of the batch size wakes the writer again, and
+        an overflow episode ends with one line saying what it lost."""
+        with self._overflow_lock:
+            self._next = min(self.batch, self.limit + 1)
+            if self.overflowing and len(self.queue) < self.limit:
+                self.overflowing = False
+                log.warning("log buffer has room again: %s log entries were dropped", self._episode_dropped)
+                self._episode_dropped = 0
+
+    def state(self) -> dict:
+        """For /healthz, /metrics and runproxies' SIGUSR1 line: plain numbers read from any thread."""
+        return {
+            "queued": len(self.queue),
+            "limit": self.limit,
+            "written": self.written,
+            "dropped": self.dropped,
+            "overflowing": self.overflowing,
+            "failing": self.failing_since is not None,
+        }
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="rubberduck-log-writer", daemon=True)
@@ -87,16 +144,27 @@ class LogWriter:
             try:
                 self.flush()
             except Exception:
-                log.exception("log flush failed; will retry")
-                time.sleep(0.5)
+                self._failed()
+                self._stop.wait(0.5)
             self.run_periodic()
+
+    def _failed(self) -> None:
+        """One line when flushes start failing (the database is away, locked past its timeout or full), not one
+        per retry; the records stay queued (D72)."""
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+            log.exception("log flush failed; %s entries wait and are retried every 0.5 s", len(self.queue))
 
     def run_periodic(self) -> None:
         for hook in self.periodic:
             try:
                 hook()
             except Exception:
-                log.exception("periodic log-writer task failed")
+                if hook not in self._periodic_failing:  # once per failing spell, not every interval
+                    self._periodic_failing.add(hook)
+                    log.exception("periodic log-writer task failed; retried every interval")
+            else:
+                self._periodic_failing.discard(hook)
 
     def flush(self) -> int:
         """Writes all queued records; returns how many."""
@@ -112,15 +180,21 @@ class LogWriter:
             try:
                 batch = self._write_existing(records)
             except Exception:
-                self.queue.extendleft(reversed(records))  # nothing is lost: retried on the next flush
+                self.queue.extendleft(reversed(records))  # retried on the next flush
+                if len(self.queue) > self.limit:  # records came meanwhile: the bound holds, the newest go
+                    self._crowded()
                 raise
             total += len(batch.id)
+            self.written += len(batch.id)
             for sink in self.sinks:
                 try:
                     sink(batch)
                 except Exception:
                     log.exception("log sink failed")
-        self.written += total
+        if self.failing_since is not None:
+            log.warning("log flush works again after %.1f s", time.monotonic() - self.failing_since)
+            self.failing_since = None
+        self._drained()
         return total
 
     def _write_existing(self, records: list[tuple], attempts: int = 3) -> Entry:

@@ -12,10 +12,11 @@ import collections
 import hmac
 
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from django.db.models import Count
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from logs.records import Entry, by_proxy
 from metrics.histogram import BatchHistogram
@@ -70,18 +71,46 @@ class LiveGauges:
         for proxy in served:
             in_flight.add_metric((str(proxy.proxy_id), str(proxy.owner_id)), proxy.in_flight)
         yield in_flight
-        proxies = GaugeMetricFamily("rubberduck_proxies", "Proxies by status.", labels=("status",))
-        counts = dict.fromkeys(Proxy.Status.values, 0)
-        for r in Proxy.objects.order_by().values("status").annotate(n=Count("id")):
-            counts[r["status"]] = r["n"]
-        for status, n in counts.items():
-            proxies.add_metric((status,), n)
-        yield proxies
-        yield GaugeMetricFamily("rubberduck_running_proxies", "Proxies running.", value=counts["running"])
         if runner is not None:
             yield GaugeMetricFamily(
                 "rubberduck_runner_proxies", "Proxies served by this process's runner.", value=len(served)
             )
+            yield from writer_metrics(runner.writer.state())
+        try:
+            counts = dict.fromkeys(Proxy.Status.values, 0)
+            for r in Proxy.objects.order_by().values("status").annotate(n=Count("id")):
+                counts[r["status"]] = r["n"]
+        except DatabaseError:  # the database is away: the rest still says what this process knows
+            close_old_connections()
+            return
+        proxies = GaugeMetricFamily("rubberduck_proxies", "Proxies by status.", labels=("status",))
+        for status, n in counts.items():
+            proxies.add_metric((status,), n)
+        yield proxies
+        yield GaugeMetricFamily("rubberduck_running_proxies", "Proxies running.", value=counts["running"])
+
+
+def writer_metrics(state: dict):
+    """The log writer's counts, read from its plain fields when scraped (nothing added on the request path)."""
+    yield CounterMetricFamily(
+        "rubberduck_log_entries_written", "Log entries committed by this process.", value=state["written"]
+    )
+    yield CounterMetricFamily(
+        "rubberduck_log_entries_dropped",
+        "Log entries dropped because the log buffer was full while the database did not take writes.",
+        value=state["dropped"],
+    )
+    yield GaugeMetricFamily(
+        "rubberduck_log_buffer_records", "Log entries waiting to be written.", value=state["queued"]
+    )
+    yield GaugeMetricFamily(
+        "rubberduck_log_buffer_limit",
+        "Log entries that may wait (RUBBERDUCK_LOG_BUFFER_RECORDS).",
+        value=state["limit"],
+    )
+    yield GaugeMetricFamily(
+        "rubberduck_log_writer_failing", "1 while the log writer's flushes fail.", value=int(state["failing"])
+    )
 
 
 REGISTRY.register(LiveGauges())

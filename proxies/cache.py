@@ -8,14 +8,18 @@ one-thread executor) by row id, and stores are queued there too. The runner hand
 from __future__ import annotations
 
 import asyncio
+import logging
 import marshal
 import threading
+import time
 from collections import OrderedDict, deque
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Protocol
 
 from providers.base import Usage
+
+log = logging.getLogger("rubberduck.proxy")
 
 
 @dataclass(slots=True)
@@ -129,7 +133,11 @@ class ProxyCache:
         entry = self.lru.get(self.proxy_id, key)
         if entry is None and (row_id := self.store.ids.get(key)) is not None:
             loop = asyncio.get_running_loop()
-            entry = await loop.run_in_executor(self.db, self.store.entry, key, row_id)
+            try:
+                entry = await loop.run_in_executor(self.db, self.store.entry, key, row_id)
+            except Exception as e:  # the database is away: a miss, answered by the upstream (D74)
+                self.store_failed("reading a stored answer", e)
+                return None
             if entry is not None:
                 self.lru.put(self.proxy_id, key, entry)
         if entry is not None:
@@ -163,7 +171,21 @@ class ProxyCache:
             key, entry = self.pending.popleft()
             batch[key] = entry
         if batch:
-            self.store.save(batch)
+            try:
+                self.store.save(batch)
+            except Exception as e:  # the database is away: these answers are kept in memory only (D74)
+                self.store_failed(f"storing {len(batch)} answers (kept in memory only)", e)
+                return
+        self._failing_since = None
+
+    _failing_since: float | None = None
+
+    def store_failed(self, doing: str, error: Exception) -> None:
+        """One warning per minute of a failing spell, not one per request."""
+        now = time.monotonic()
+        if self._failing_since is None or now - self._failing_since > 60:
+            self._failing_since = now
+            log.warning("proxy %s cache: %s failed: %s", self.proxy_id, doing, error)
 
     def take_hits(self) -> dict[str, int]:
         """The hit counts gathered since the last call (flushed to the table by the runner)."""

@@ -63,6 +63,10 @@ class LogWriter(Protocol):
 
     def stop(self) -> None: ...
 
+    def state(self) -> dict:
+        """queued, limit, written (committed), dropped, overflowing, failing: plain values, read from any thread."""
+        ...
+
 
 @dataclass
 class Running:
@@ -123,6 +127,7 @@ class Runner:
         self._seen: tuple | None = None  # the fingerprint() as the last tick began
         self._ticks = 0
         self._ticked = threading.Condition()
+        self._failing_since: float | None = None  # monotonic time of the first failed reconcile of a failing spell
 
     # lifecycle
 
@@ -194,10 +199,23 @@ class Runner:
                 close_old_connections()
                 self._reconcile()
             except Exception:
-                log.exception("reconcile failed; retrying on the next tick")
+                self._failed()
+            else:
+                if self._failing_since is not None:
+                    log.warning("reconcile works again after %.1f s", time.monotonic() - self._failing_since)
+                    self._failing_since = None
         with self._ticked:
             self._ticks += 1
             self._ticked.notify_all()
+
+    def _failed(self) -> None:
+        """One line when reconciles start failing (the database is away), not one per retry: the proxies keep
+        serving as they are meanwhile, and every tick tries again (D75)."""
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.exception("reconcile failed; the proxies serve on as they are, retrying every tick")
+        else:
+            time.sleep(WATCH_SECONDS * 4)  # the watch says "changed" while the database fails: not 20 tries a second
 
     def _claim(self) -> None:
         """Claims proxies that want to run and nobody serves; renews this runner's leases now and then."""

@@ -205,6 +205,8 @@ RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=6
 # Every user's proxies may forward to loopback/private/link-local addresses (staff's always may; also a site setting).
 RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = env.bool("RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS", default=False)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
+# Log entries that may wait in memory for the database (locked, restarting, full); more are dropped and counted (D70).
+RUBBERDUCK_LOG_BUFFER_RECORDS = env.int("RUBBERDUCK_LOG_BUFFER_RECORDS", default=100_000)
 RUBBERDUCK_RECONCILE_SECONDS = env.float("RUBBERDUCK_RECONCILE_SECONDS", default=0.5)
 RUBBERDUCK_LEASE_SECONDS = env.float("RUBBERDUCK_LEASE_SECONDS", default=15.0)  # a runner's hold on its proxies
 # How long a write waits for the running proxy to apply it before it answers 202 (pending).

@@ -4,10 +4,14 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from proxies.models import Proxy
+from proxies.runner import local_runner
 from rubberduck_site import csp
 
 
 def healthz(request):
+    """200 while this process can answer its API, else 503; `status` says "degraded" as well when its log writer
+    cannot write or is dropping entries: its proxies still serve then, and taking the process out of a load
+    balancer would not bring the database back (D73)."""
     try:
         connection.ensure_connection()
         with connection.cursor() as cursor:
@@ -15,16 +19,17 @@ def healthz(request):
         database = "ok"
     except Exception:
         database = "error"
+        connection.close()  # reconnect on the next call (PostgreSQL restarted)
     running = Proxy.objects.filter(status=Proxy.Status.RUNNING).count() if database == "ok" else 0
-    return JsonResponse(
-        {
-            "status": "ok" if database == "ok" else "degraded",
-            "version": settings.VERSION,
-            "database": database,
-            "running_proxies": running,
-        },
-        status=200 if database == "ok" else 503,
-    )
+    body = {"version": settings.VERSION, "database": database, "running_proxies": running}
+    runner = local_runner()
+    logs = "ok"
+    if runner is not None:
+        writer = runner.writer.state()
+        logs = "dropping" if writer["overflowing"] else "failing" if writer["failing"] else "ok"
+        body["logs"] = {"state": logs, **{k: writer[k] for k in ("queued", "limit", "written", "dropped")}}
+    body = {"status": "ok" if database == "ok" and logs == "ok" else "degraded", **body}
+    return JsonResponse(body, status=200 if database == "ok" else 503)
 
 
 @ensure_csrf_cookie

@@ -23,6 +23,8 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+        # SIGUSR1: one line on stderr with the log writer's counts; `written` entries are committed (acknowledged).
+        signal.signal(signal.SIGUSR1, lambda *a: self.stderr.write(writer_line(runner)))
         runner.start(embedded=True)
         self.stdout.write(f"Rubberduck runner {runner.id} started; Ctrl-C stops it gracefully.")
         self.stdout.flush()
@@ -31,6 +33,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *a: runner_force(runner))
         runner.shutdown("graceful")
         self.stdout.write("Rubberduck runner stopped.")
+
+
+def writer_line(runner: Runner) -> str:
+    state = runner.writer.state()
+    return "log writer: " + " ".join(f"{k}={int(v)}" for k, v in state.items())
 
 
 def runner_force(runner: Runner) -> None:
