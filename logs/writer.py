@@ -81,11 +81,14 @@ class LogWriter:
         """Off the common path: wakes the writer once a batch waits, and past the bound drops the newest
         records, counted, until the queue fits (D70, D71)."""
         with self._overflow_lock:
-            queue = self.queue
-            over = len(queue) - self.limit
-            if over > 0:
-                for _ in range(over):
+            queue, over = self.queue, 0
+            while len(queue) > self.limit:
+                try:
                     queue.pop()
+                except IndexError:  # the writer took them all meanwhile
+                    break
+                over += 1
+            if over:
                 self.dropped += over
                 self._episode_dropped += over
                 if not self.overflowing:

@@ -87,9 +87,9 @@ class Load:
 
 
 @contextmanager
-def sqlite_locked(path: str, seconds: float):
-    """Another process holds `path` with BEGIN EXCLUSIVE (in WAL mode: no other writer, readers go on) for
-    `seconds`; the block runs while it holds it, and the lock is released when the block ends or the time is up."""
+def sqlite_locked(path: str, seconds: float = 60):
+    """Another process holds `path` with BEGIN EXCLUSIVE (in WAL mode: no other writer, readers go on); the block
+    runs while it holds it, and the lock is released when the block ends (or after `seconds` at most)."""
     holder = subprocess.Popen(
         [sys.executable, "-c", LOCK_HOLDER, path, str(seconds)],
         stdout=subprocess.PIPE,
