@@ -175,8 +175,8 @@ class ProxyCache:
                 self.store.save(batch)
             except Exception as e:  # the database is away: these answers are kept in memory only (D74)
                 self.store_failed(f"storing {len(batch)} answers (kept in memory only)", e)
-                return
-        self._failing_since = None
+            else:
+                self._failing_since = None
 
     _failing_since: float | None = None
 

@@ -29,6 +29,9 @@ from tests.resilience.parts import Load, PrivatePostgres, PrivateRedis, free_por
 
 pytestmark = pytest.mark.services
 
+# The load's requests (the readiness checks' GET /v1/models are logged too).
+CHAT_ENTRIES = "SELECT COUNT(*) FROM logs_logentry WHERE path = '/v1/chat/completions'"
+
 SETUP = """
 from accounts.services import user_create_verified
 from proxies.models import Proxy
@@ -155,15 +158,15 @@ def test_it_serves_through_a_postgresql_restart_and_writes_what_waited_counting_
         down = load.answered
         seen = [wait_until(lambda: (h := health(url)) and h["code"] == 503 and h, timeout=20)]
         seen.append(wait_until(lambda: (h := health(url)) and h["logs"]["state"] == "dropping" and h, timeout=30))
-        assert load.answered - down > 200  # served on from memory while the database was away
+        assert load.answered - down > 100  # served on from memory while the database was away
         postgres.start()
         load.wait_for(load.answered + 50, timeout=60)
         load.stop()
-        wait_until(lambda: (h := health(url))["status"] == "ok" and h["logs"]["queued"] == 0, timeout=60)
+        wait_until(lambda: (h := health(url)) and h["status"] == "ok" and h["logs"]["queued"] == 0, timeout=60)
         state = health(url)["logs"]
         metrics = httpx.get(url + "/metrics").text
     with psycopg.connect(env["DATABASE_URL"].replace("postgres://", "postgresql://")) as db:
-        entries = db.execute("SELECT COUNT(*) FROM logs_logentry").fetchone()[0]
+        entries = db.execute(CHAT_ENTRIES).fetchone()[0]
     print(f"requests {load.answered}, entries {entries}, dropped {state['dropped']}")
     assert not load.errors, load.errors[:3]
     assert all(h["status"] == "degraded" and h["code"] == 503 for h in seen)
@@ -188,12 +191,12 @@ def test_it_serves_and_logs_everything_while_redis_is_stopped_and_started(tmp_pa
             redis.start()
             load.wait_for(load.answered + 200)
             load.stop()
-            wait_until(lambda: (h := health(url))["status"] == "ok" and h["logs"]["queued"] == 0, timeout=30)
+            wait_until(lambda: (h := health(url)) and h["status"] == "ok" and h["logs"]["queued"] == 0, timeout=30)
             state = health(url)["logs"]
     finally:
         redis.stop()
     with sqlite3.connect(tmp_path / "rubberduck.sqlite3") as db:
-        entries = db.execute("SELECT COUNT(*) FROM logs_logentry").fetchone()[0]
+        entries = db.execute(CHAT_ENTRIES).fetchone()[0]
     print(f"requests {load.answered}, entries {entries}, dropped {state['dropped']}")
     assert not load.errors, load.errors[:3]
     assert state["dropped"] == 0 and entries == load.answered
@@ -236,12 +239,15 @@ def test_it_keeps_every_acknowledged_entry_and_no_corrupt_row_when_runproxies_is
     with sqlite3.connect(tmp_path / "rubberduck.sqlite3") as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         rows = db.execute("SELECT id, proxy_id, timestamp, status_code, cache, path FROM logs_logentry").fetchall()
-    entries = len(rows) - 1  # the request after the restart
+    entries = sum(r[5] == "/v1/chat/completions" for r in rows) - 1  # less the request after the restart
     print(
         f"acknowledged {acknowledged['written']}, entries {entries}, requests answered before the kill {load.answered}"
     )
     assert 0 < acknowledged["written"] <= entries <= load.answered
-    assert all(r[3] == 200 and r[4] in ("hit", "miss") and r[5] == "/v1/chat/completions" for r in rows)
+    assert all(
+        r[3] == 200 and r[4] in ("hit", "miss", "bypass") and r[5] in ("/v1/chat/completions", "/v1/models")
+        for r in rows
+    )
 
 
 def test_it_keeps_every_acknowledged_entry_and_no_corrupt_row_when_runproxies_is_killed_on_postgresql(
@@ -254,10 +260,13 @@ def test_it_keeps_every_acknowledged_entry_and_no_corrupt_row_when_runproxies_is
     load, acknowledged = killed_under_load(env, port)
     with psycopg.connect(env["DATABASE_URL"].replace("postgres://", "postgresql://")) as db:
         rows = db.execute("SELECT id, proxy_id, timestamp, status_code, cache, path FROM logs_logentry").fetchall()
-    entries = len(rows) - 1
+    entries = sum(r[5] == "/v1/chat/completions" for r in rows) - 1  # less the request after the restart
     print(
         f"acknowledged {acknowledged['written']}, entries {entries}, requests answered before the kill {load.answered}"
     )
     assert 0 < acknowledged["written"] <= entries <= load.answered
     assert len({r[0] for r in rows}) == len(rows)
-    assert all(r[3] == 200 and r[4] in ("hit", "miss") and r[5] == "/v1/chat/completions" for r in rows)
+    assert all(
+        r[3] == 200 and r[4] in ("hit", "miss", "bypass") and r[5] in ("/v1/chat/completions", "/v1/models")
+        for r in rows
+    )
