@@ -36,6 +36,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import HOST, PY, ROOT, free_ports, wait_port  # noqa: E402
+from bench.fake_upstream import stream_events  # noqa: E402
 
 SETUP = """
 from accounts.models import ApiToken
@@ -43,7 +44,8 @@ from accounts.services import user_create_verified
 user = user_create_verified(email="soak@example.com", first_is_admin=True)
 print(ApiToken.issue(user, "soak")[1])
 """
-STREAM_EVENTS = 10  # the fake upstream's chunks per stream, plus its [DONE]
+STREAM_CHUNKS = 10  # the fake upstream's deltas per stream
+STREAM_EVENTS = len(stream_events(STREAM_CHUNKS))  # with its first, finish, usage and [DONE] events
 FAILURES = {"errors": [{"status": 500, "rate": 0.1}], "stream": {"cut_after_events": 3, "rate": 0.2}}
 
 
@@ -77,7 +79,7 @@ class Soak:
     def start(self) -> None:
         self.upstream = subprocess.Popen(
             [PY, str(ROOT / "bench" / "fake_upstream.py"), "--port", str(self.upstream_port), "--ttft-ms", "5",
-             "--chunks", str(STREAM_EVENTS), "--chunk-ms", "2"],
+             "--chunks", str(STREAM_CHUNKS), "--chunk-ms", "2"],
         )  # fmt: skip
         manage = [PY, "manage.py"]
         subprocess.run([*manage, "migrate", "-v0"], env=self.env(), cwd=ROOT, check=True)
@@ -116,7 +118,7 @@ class Soak:
             now = time.monotonic()
             rss, fds = self.resources()
             logs = (await self.health(http)).get("logs", {})
-            rps = (self.requests - last[1]) / max(now - last[0], 1e-9)
+            rps = (self.requests - last[1]) / (now - last[0]) if now - last[0] > 0.5 else 0.0
             last = (now, self.requests)
             row = (now - started, self.requests, rps, rss, fds, logs.get("queued", 0), logs.get("written", 0),
                    logs.get("dropped", 0), self.sockets, len(self.errors))  # fmt: skip
@@ -161,7 +163,7 @@ class Soak:
             async with http.post(url, json=chat(text, stream), headers={"Authorization": "Bearer sk-soak"}) as r:
                 if r.status == 200:
                     payload = await r.read()
-                    if stream and not failing and payload.count(b"data: ") != STREAM_EVENTS + 1:
+                    if stream and not failing and payload.count(b"data: ") != STREAM_EVENTS:
                         self.errors.append(f"{kind}: a stream ended short ({payload.count(b'data: ')} events)")
                 elif not (failing and r.status == 500):
                     self.errors.append(f"{kind}: {r.status} {(await r.text())[:200]}")

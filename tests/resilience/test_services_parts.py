@@ -77,7 +77,7 @@ def prepared(env: dict, upstream, failures: dict | None = None) -> int:
 def manage(env: dict, *args: str) -> str:
     return subprocess.run(
         [sys.executable, "manage.py", *args], env=env, cwd=settings.BASE_DIR, check=True, capture_output=True,
-        text=True, timeout=120,
+        text=True, timeout=300,
     ).stdout  # fmt: skip
 
 
