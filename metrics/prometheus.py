@@ -2,7 +2,8 @@
 
 Counters and the latency histogram are fed from the rows the log writer commits (a writer sink, off the
 request path); gauges are read at scrape time from the runner's snapshot and the proxies table. They
-describe the runner embedded in this process (`manage.py serve`); a headless `runproxies` has no web server.
+describe the runner embedded in this process (`manage.py serve`); a headless `runproxies` has no web server (it
+prints its log writer's counts on stderr when sent SIGUSR1).
 Access: `Authorization: Bearer $RUBBERDUCK_METRICS_TOKEN` when that is set, else only from loopback.
 """
 

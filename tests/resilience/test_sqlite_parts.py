@@ -98,6 +98,7 @@ def assert_nothing_lost_silently(runner, proxy, load: Load, health: Health, capl
     episodes = [r for r in caplog.records if r.getMessage().startswith("log buffer full")]
     print(f"requests {load.answered}, entries {entries}, dropped {state['dropped']}")
     assert not load.errors, load.errors[:3]  # the proxy answered every request
+    assert max(h["logs"]["queued"] for h in health.seen) <= runner.writer.limit  # memory stayed bounded
     assert entries + state["dropped"] == load.answered == runner.running[proxy["id"]].server.app.counters.requests
     if small:
         assert state["dropped"] > 0
