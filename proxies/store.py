@@ -36,6 +36,7 @@ class ProxyStore:
     def reload(self) -> set[str]:
         """Reads the proxy's keys again (the API deleted or imported entries); returns the keys whose row changed,
         went or came."""
+        close_old_connections()
         fresh = ProxyStore.load(self.proxy_id).ids
         old = self.ids
         changed = {key for key, row_id in old.items() if fresh.get(key) != row_id}
