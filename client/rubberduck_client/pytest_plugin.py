@@ -273,7 +273,7 @@ def rubberduck_proxy(
     for proxy, recording in made:
         if rubberduck_recordings is not None:
             try:
-                rubberduck_recordings.detach(proxy, recording)
+                rubberduck_recordings.detach(proxy, recording, stop=True)
             except RubberduckError as e:
                 if e.status != 404:  # deleted by the test: nothing to take
                     raise

@@ -98,11 +98,15 @@ class Recordings:
         if keep:
             self.kept.append(Attached(proxy, name, previous))
 
-    def detach(self, proxy: Proxy, name: str | None = None) -> None:
-        """Takes what a recording proxy holds (before it is deleted); nothing for a replaying one."""
+    def detach(self, proxy: Proxy, name: str | None = None, stop: bool = False) -> None:
+        """Takes what a recording proxy holds; nothing for a replaying one. `stop`: for a proxy about to be
+        deleted, stopped first, since a stopping proxy hands the answers it has not stored yet (it stores them a
+        fraction of a second after serving them) to the database, where the export reads."""
         name = name or proxy.name
         if self.replaying(name):
             return
+        if stop:
+            proxy.stop()
         with tempfile.TemporaryDirectory(prefix="rubberduck-") as scratch:
             taken = Recording.read(proxy.cache.export(Path(scratch) / f"{name}{SUFFIX}"))
         so_far = self.recorded.get(name)

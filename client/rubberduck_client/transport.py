@@ -55,10 +55,11 @@ class Download:
     def __init__(self, target: Path):
         self.target = target
         self.file: IO[bytes] | None = None
+        self.name = ""
 
     def __enter__(self) -> Download:
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{self.target.name}.", dir=self.target.parent)
+        handle, self.name = tempfile.mkstemp(prefix=f".{self.target.name}.", dir=self.target.parent)
         self.file = os.fdopen(handle, "wb")
         return self
 
@@ -70,10 +71,10 @@ class Download:
         assert self.file is not None
         self.file.close()
         if kind is None:
-            os.replace(self.file.name, self.target)
+            os.replace(self.name, self.target)
         else:
             with suppress(OSError):
-                os.unlink(self.file.name)
+                os.unlink(self.name)
 
 
 def downloaded(response: httpx.Response) -> Answer:

@@ -76,6 +76,7 @@ def test_it_exports_clears_and_imports_a_recording(llm, openai_upstream, tmp_pat
 
 def test_it_raises_the_line_of_a_bad_recording_and_keeps_the_file_on_a_failed_export(llm, tmp_path):
     ask(llm, "one")
+    recorded(llm, 1)
     good = llm.cache.export(tmp_path / "good.jsonl")
     header, entry = good.read_text().splitlines()
     bad = tmp_path / "bad.jsonl"

@@ -76,7 +76,9 @@ def test_it_records_once_then_replays_with_the_upstream_unreachable(run_suite, o
     first.stdout.fnmatch_lines(["rubberduck: wrote 2 recording(s): *"])
     [entry] = entries(named)
     assert entry["path"] == "/v1/chat/completions" and entry["model"] == "gpt-4o-mini"
-    assert entries(unnamed) == [entry]  # an unnamed proxy's recording is named after its test
+    assert [e["key"] for e in entries(unnamed)] == [
+        entry["key"]
+    ]  # an unnamed proxy's recording is named after its test
     assert json.loads(named.read_text().splitlines()[0])["entries"] == 1
     assert "sk-test" not in named.read_text()
     recorded = named.read_bytes()
