@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rubberduck_client.errors import RubberduckError
 from rubberduck_client.sync import Proxy
+from rubberduck_client.transport import file_mode
 
 MODES = ("none", "once", "all")
 SUFFIX = ".rubberduck.jsonl"
@@ -82,10 +83,13 @@ class Recordings:
         existed = self.existed.setdefault(name, self.path(name).exists())
         return self.mode == "none" or (self.mode == "once" and existed)
 
-    def cache_mode(self, name: str) -> str:
+    def cache_mode(self, name: str, made: bool = True) -> str:
+        """`replay`, or else `record`; but `refresh` in mode all for a proxy the plugin did not make, whose old
+        answers must not be replayed. One the plugin made starts empty: recording asks the upstream for every
+        answer anew, and a repeat within the run is still answered from the cache, as without recordings."""
         if self.replaying(name):
             return "replay"
-        return "refresh" if self.mode == "all" else "record"
+        return "refresh" if self.mode == "all" and not made else "record"
 
     def attach(self, proxy: Proxy, name: str | None = None, keep: bool = False) -> None:
         """Loads the proxy's recording when it replays, and sets its cache mode. `keep`: a proxy the plugin did
@@ -94,7 +98,7 @@ class Recordings:
         previous = proxy.cache_mode if keep else None
         if self.replaying(name) and self.path(name).exists():
             proxy.cache.import_(self.path(name))
-        proxy.update(cache_mode=self.cache_mode(name))
+        proxy.update(cache_mode=self.cache_mode(name, made=not keep))
         if keep:
             self.kept.append(Attached(proxy, name, previous))
 
@@ -138,4 +142,5 @@ def write(path: Path, text: str) -> None:
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
+    os.chmod(name, file_mode(path))
     os.replace(name, path)

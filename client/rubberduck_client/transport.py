@@ -71,10 +71,20 @@ class Download:
         assert self.file is not None
         self.file.close()
         if kind is None:
+            os.chmod(self.name, file_mode(self.target))
             os.replace(self.name, self.target)
         else:
             with suppress(OSError):
                 os.unlink(self.name)
+
+
+def file_mode(path: Path) -> int:
+    """The mode the file has, else what a new file gets (mkstemp's are private to their owner)."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def downloaded(response: httpx.Response) -> Answer:

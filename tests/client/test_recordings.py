@@ -122,7 +122,7 @@ def test_it_rerecords_everything_in_mode_all(run_suite, openai_upstream, tmp_pat
     result = run_suite("--rubberduck-record-mode=all", f"--rubberduck-recordings={recordings}", prompts="hi,hello")
 
     result.assert_outcomes(passed=2)
-    assert printed(result, "MODE") == ["refresh", "refresh"] and printed(result, "CACHE") == ["miss"] * 4
+    assert printed(result, "MODE") == ["record", "record"] and printed(result, "CACHE") == ["miss"] * 4
     assert len(openai_upstream.requests) == calls + 4
     keys = [entry["key"] for entry in entries(named)]
     assert len(keys) == 2 and keys == sorted(keys) and old["key"] in keys
