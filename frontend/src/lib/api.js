@@ -70,7 +70,7 @@ function query(params) {
   return s ? `?${s}` : ''
 }
 
-// `body` is sent as JSON; `raw` (a File or Blob) as it is, with its `contentType`.
+// `body` is sent as JSON; `raw` (FormData, a File...) as it is, with `contentType` if given (FormData sets its own).
 export async function request(method, url, { body, raw, contentType, params, allow = [], polls = 120 } = {}) {
   const headers = { Accept: 'application/json' }
   if (method !== 'GET' && method !== 'HEAD') {
@@ -78,7 +78,7 @@ export async function request(method, url, { body, raw, contentType, params, all
     headers['X-CSRFToken'] = getCookie('csrftoken') || ''
   }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
-  if (raw !== undefined) headers['Content-Type'] = contentType
+  if (raw !== undefined && contentType) headers['Content-Type'] = contentType
   const res = await fetch(url + query(params), {
     method,
     headers,
@@ -178,8 +178,12 @@ export const api = {
   cacheEntries: (id, params) => get(`${API}/proxies/${id}/cache/`, params),
   deleteCacheEntry: (id, key) => del(`${API}/proxies/${id}/cache/${encodeURIComponent(key)}`),
   cacheExportUrl: (id) => `${API}/proxies/${id}/cache/export`,
-  importCache: (id, file) =>
-    request('POST', `${API}/proxies/${id}/cache/import`, { raw: file, contentType: 'application/x-ndjson' }),
+  // A multipart form: a session's CSRF check reads form bodies only, and refuses any other with a 415.
+  importCache: (id, file) => {
+    const form = new FormData()
+    form.append('file', file)
+    return request('POST', `${API}/proxies/${id}/cache/import`, { raw: form })
+  },
   failures: (id) => get(`${API}/proxies/${id}/failures`),
   saveFailures: (id, config) => put(`${API}/proxies/${id}/failures`, config),
   cloneProxy: (id, name) => post(`${API}/proxies/${id}/clone`, name ? { name } : {}),

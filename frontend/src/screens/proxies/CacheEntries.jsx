@@ -48,7 +48,7 @@ function ImportResult({ result, onDismiss }) {
           </>
         ) : (
           <>
-            <span className="font-medium">{result.file} was not imported</span> (nothing changed): {result.error}
+            <span className="font-medium">Could not import {result.file}.</span> {result.error}
           </>
         )}
       </div>
