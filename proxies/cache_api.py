@@ -8,7 +8,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -62,8 +62,9 @@ class CacheEntryListApi(APIView):
 
 def page_url(request, page: int, size: int) -> str:
     params = request.query_params.copy()
-    params["page"] = str(page)
-    params["page_size"] = str(size)
+    params.pop("page", None)
+    params.pop("page_size", None)
+    params.update({"page": str(page), "page_size": str(size)})
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
 
@@ -150,12 +151,16 @@ class CacheImportApi(APIView):
         return Response(ImportOutcomeSerializer(outcome.as_dict()).data)
 
 
+class NoFile(ParseError):
+    default_code = "invalid"
+
+
 def uploaded(request):
     """The recording as a binary file to read twice: the multipart form's `file`, or the raw body."""
     if request.content_type.startswith("multipart/form-data"):
         upload = request.data.get("file")
         if upload is None or not hasattr(upload, "read"):
-            raise ValidationError({"file": ["The recording file is required."]})
+            raise NoFile("A multipart import takes the recording file as its `file` field.")
         upload.seek(0)
         return upload
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)

@@ -152,11 +152,27 @@ def _text(entry: dict, name: str, n: int, max_length: int) -> str:
         raise RecordingError(n, f"{name} must be a string.")
     if len(value) > max_length:
         raise RecordingError(n, f"{name} is longer than {max_length} characters.")
+    if "\x00" in value:  # no database column takes it
+        raise RecordingError(n, f"{name} holds a NUL character.")
     return value
 
 
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _usage(usage) -> bool:
+    if not isinstance(usage, dict) or not usage.keys() <= USAGE_FIELDS:
+        return False
+    for name, value in usage.items():
+        if value is None:
+            continue
+        if name == "model":
+            if not isinstance(value, str) or "\x00" in value or len(value) > 200:
+                return False
+        elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 53:
+            return False
+    return True
 
 
 def check_entry(line: bytes, n: int) -> Recorded:
@@ -178,7 +194,7 @@ def check_entry(line: bytes, n: int) -> Recorded:
         raise RecordingError(n, "status must be an HTTP status (100-599).")
     headers = entry["headers"]
     if not isinstance(headers, list) or not all(
-        isinstance(h, list) and len(h) == 2 and all(isinstance(s, str) for s in h) for h in headers
+        isinstance(h, list) and len(h) == 2 and all(isinstance(s, str) and "\x00" not in s for s in h) for h in headers
     ):
         raise RecordingError(n, "headers must be a list of [name, value] strings.")
     if "body" in entry:
@@ -200,8 +216,10 @@ def check_entry(line: bytes, n: int) -> Recorded:
         if sum(c[1] for c in chunks) != len(body):
             raise RecordingError(n, "the chunks' lengths do not add up to the body's.")
     usage = entry["usage"]
-    if usage is not None and (not isinstance(usage, dict) or not usage.keys() <= USAGE_FIELDS):
-        raise RecordingError(n, f"usage must be null or an object of {', '.join(sorted(USAGE_FIELDS))}.")
+    if usage is not None and not _usage(usage):
+        raise RecordingError(
+            n, f"usage must be null or an object of {', '.join(sorted(USAGE_FIELDS))} (whole numbers, model a string)."
+        )
     try:
         recorded_at = datetime.fromisoformat(_text(entry, "recorded_at", n, 64))
     except ValueError:
