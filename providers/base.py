@@ -52,6 +52,7 @@ class Fault(enum.Enum):
     UPSTREAM_UNREACHABLE = "upstream_unreachable"  # 502
     UPSTREAM_TIMEOUT = "upstream_timeout"  # 504
     FORBIDDEN = "forbidden"  # the proxy cannot forward this request's credentials
+    LIMIT = "limit"  # the request broke a limit of the proxy's port (its size, its time): its status says which
 
 
 @dataclass(slots=True)

@@ -6,6 +6,11 @@ calls and, with TCP_NODELAY on (proxies/server.py), two TCP segments for every a
 one turn of the event loop are joined and sent at its end, as one send() and one segment (D12). Nothing waits
 longer than the turn it was written in, so a stream's chunks still leave as they arrive.
 
+Hostile or broken clients meet the port's limits here (proxies/limits.py): a head over the size limit gets a 431,
+an unparseable request a 400, a request that has not arrived within the client timeout a 408, each in the
+provider's shape and with the connection closed (D51, D53, D55); `sweep` looks after the time limits once a second,
+so a request pays integer compares for them and no timer (D54).
+
 A graceful stop waits for real requests in flight, not for the ones a failure rule holds (they are Rubberduck's
 own): the app tells the connection when it holds a request (`hold`), and the stop ends the hold at once. A hang
 never answers, so its connection is closed; a delay is cut short and its request goes on to be answered.
@@ -15,7 +20,11 @@ from __future__ import annotations
 
 import asyncio
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from providers.base import Fault
+from proxies.limits import ClientLimits
 
 
 class TurnWrites:
@@ -56,6 +65,7 @@ class TurnWrites:
 
 
 CONNECTION = "rubberduck.connection"  # in each request's scope: the HttpProtocol it came on
+REFUSED = "rubberduck.refused"  # in a request's scope once the protocol answered it for the app (its log's status)
 
 
 def hold(scope, *, cut: bool) -> asyncio.Future | None:
@@ -65,12 +75,96 @@ def hold(scope, *, cut: bool) -> asyncio.Future | None:
     return connection.hold(cut) if connection is not None else None
 
 
+def streams_body(scope) -> None:
+    """Tells the request's connection that its body streams to the upstream as it comes: the upstream's to time
+    out, not the client timeout's (D53)."""
+    connection = scope.get(CONNECTION)
+    if connection is not None:
+        connection.streamed = scope
+
+
 class HttpProtocol(HttpToolsProtocol):
     stopping = False
     held: tuple[bool, asyncio.Future] | None = None
+    head = 0  # bytes of a request head still arriving; 0 once it is whole (the head-size limit, D51)
+    streamed = None  # the scope of a request whose body streams upstream as it comes
+    mark: object = None  # what the sweep saw waiting last time (a request's scope), and since when (D54)
+    since = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(TurnWrites(transport, self.loop))
+        self.limits: ClientLimits = self.config.app.limits
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, with the head-size limit (and an unparseable request answered in the provider's shape)."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.refuse(400, "Rubberduck could not parse this HTTP request.")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.scope is not self.scope:  # a head is arriving (its request has no cycle yet)
+            self.head += len(data)
+            if self.head > self.limits.max_head_bytes:
+                limit = self.limits.max_head_bytes
+                self.refuse(431, f"Request headers are too large: this proxy takes up to {limit} bytes of them.")
+        elif self.head:
+            self.head = 0
+
+    def on_message_complete(self) -> None:
+        """uvicorn's, except that a body that arrived after its answer (an early 413) counts as in, for the sweep."""
+        if self.parser.should_upgrade() and self._should_upgrade():
+            return
+        cycle = self.cycle
+        cycle.more_body = False
+        if not cycle.response_complete:
+            cycle.message_event.set()
+
+    def send_400_response(self, msg: str) -> None:
+        self.refuse(400, "Rubberduck could not parse this HTTP request.")
+
+    def refuse(self, status: int, message: str) -> None:
+        """Answers the request arriving now in the provider's shape and closes the connection: one the app never
+        saw, or one the app waits for the rest of (its log then says `status`). When an answer is already on the
+        wire, or an earlier pipelined request waits, the connection is closed, as nothing can be said on it."""
+        cycle, scope = self.cycle, self.scope
+        if self.transport.is_closing():
+            return
+        mine = cycle is not None and cycle.scope is scope
+        busy = cycle is not None and not cycle.response_complete and (not mine or cycle.response_started)
+        if busy or self.pipeline or (mine and cycle.response_complete):
+            self.transport.close()
+            return
+        if mine:  # the app has it and waits for its body: its receive says the client left, its sends go nowhere
+            scope[REFUSED] = status  # type: ignore[index]
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self.transport.write(self.answer(status, message))
+        self.transport.close()
+
+    def answer(self, status: int, message: str) -> bytes:
+        answer = self.config.app.settings.provider.error(status, Fault.BAD_REQUEST if status == 400 else Fault.LIMIT,
+                                                         message=message)  # fmt: skip
+        head = [STATUS_LINE[status]]
+        for name, value in (*self.server_state.default_headers, *((n.encode(), v.encode()) for n, v in answer.headers)):
+            head.append(b"%s: %s\r\n" % (name, value))
+        head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(answer.body))
+        return b"".join(head) + answer.body
+
+    def cut(self, waited: str) -> None:
+        """The sweep's: an idle connection is closed; a request too long in coming gets a 408 (D53, D54)."""
+        if waited == IDLE:
+            self.transport.close()
+            return
+        seconds = self.limits.client_timeout_seconds
+        self.refuse(408, f"The request did not arrive within {seconds:g} seconds of its first byte.")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -97,3 +191,31 @@ class HttpProtocol(HttpToolsProtocol):
         if self.held is not None:
             self.release()
         super().shutdown()
+
+
+IDLE, HEAD, BODY = "idle", "head", "body"
+
+
+def sweep(connections, limits: ClientLimits, now: float) -> int:
+    """Once a second per proxy: closes connections idle since they opened for longer than the keep-alive (uvicorn
+    times out those idle after an answer), and answers 408 to requests whose head or body has been arriving for
+    longer than the client timeout since its first byte, a byte a second or not at all (D53, D54). A request whose
+    body streams upstream as it comes is left to the upstream. Returns how many it cut."""
+    cut = 0
+    for connection in list(connections):  # a cut connection leaves the set later, in connection_lost
+        scope, cycle = connection.scope, connection.cycle
+        if connection.head:
+            waited, key, limit = HEAD, scope, limits.client_timeout_seconds
+        elif cycle is not None and cycle.more_body and cycle.scope is scope and connection.streamed is not scope:
+            waited, key, limit = BODY, scope, limits.client_timeout_seconds
+        elif scope is None:
+            waited, key, limit = IDLE, connection, limits.keep_alive_seconds
+        else:
+            connection.mark = None
+            continue
+        if connection.mark is not key:
+            connection.mark, connection.since = key, now
+        elif now - connection.since >= limit:
+            connection.cut(waited)
+            cut += 1
+    return cut

@@ -13,7 +13,8 @@ import uvicorn
 import uvloop
 
 from proxies.app import ProxyApp
-from proxies.protocol import HttpProtocol
+from proxies.limits import descriptors
+from proxies.protocol import HttpProtocol, sweep
 
 log = logging.getLogger("rubberduck.runner")
 # A stream cut on purpose or a client gone mid-answer is not a server error worth a traceback.
@@ -67,8 +68,10 @@ class ProxyServer:
             access_log=False,
             log_config=None,
             timeout_graceful_shutdown=graceful_seconds,
-            timeout_keep_alive=75,
+            timeout_keep_alive=app.limits.keep_alive_seconds,  # idle after an answer; before one: the sweep (D52)
             backlog=2048,
+            callback_notify=self.sweep,  # once a second, from uvicorn's own tick (D54)
+            timeout_notify=0,
         )
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -121,6 +124,12 @@ class ProxyServer:
             task.cancel()
         if tasks:
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+    async def sweep(self) -> None:
+        """The port's time limits (proxies/protocol.py `sweep`), and whether the process still has descriptors."""
+        connections = self.server.server_state.connections
+        sweep(connections, self.app.limits, self.loop.time())
+        descriptors.probe(len(connections))
 
     @property
     def in_flight(self) -> int:
