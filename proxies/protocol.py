@@ -106,8 +106,9 @@ class HttpProtocol(HttpToolsProtocol):
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
-            else:
+            else:  # answered as a plain request; the parser takes nothing more on this connection: it closes
                 self._unsupported_upgrade_warning()
+                self.close_after_answer()
             return
         cycle = self.cycle
         if cycle is None or cycle.scope is not self.scope:  # a head is arriving (its request has no cycle yet)
@@ -126,6 +127,13 @@ class HttpProtocol(HttpToolsProtocol):
         cycle.more_body = False
         if not cycle.response_complete:
             cycle.message_event.set()
+
+    def close_after_answer(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.keep_alive = False
+        else:
+            self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         self.refuse(400, "Rubberduck could not parse this HTTP request.")

@@ -7,29 +7,35 @@ import json
 import re
 
 import providers
+from providers.base import Fault
 
-STATUS = re.compile(rb"(?:^|\n)HTTP/1\.[01] (\d{3}) ")
+STATUS = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
 
 
 async def exchange(port: int, *parts: bytes, pause: float = 0.0, wait: float = 0.5) -> bytes:
-    """Sends `parts` on a new connection (`pause` seconds apart), then reads until the proxy closes it or says
-    nothing for `wait` seconds; everything it said."""
+    """Sends `parts` on a new connection (`pause` seconds apart) while reading, until the proxy closes it or says
+    nothing for `wait` seconds after the last part; everything it said."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     received = []
+
+    async def read() -> None:
+        while chunk := await reader.read(1 << 16):
+            received.append(chunk)
+
+    reading = asyncio.ensure_future(read())
     try:
         for i, part in enumerate(parts):
             if i and pause:
-                await asyncio.sleep(pause)
+                await asyncio.wait([reading], timeout=pause)
+            if reading.done():
+                break
             writer.write(part)
             await writer.drain()
-        while True:
-            chunk = await asyncio.wait_for(reader.read(1 << 16), wait)
-            if not chunk:
-                break
-            received.append(chunk)
+        await asyncio.wait_for(asyncio.shield(reading), wait)
     except (TimeoutError, ConnectionError):
         pass
     finally:
+        reading.cancel()
         writer.close()
     return b"".join(received)
 
@@ -41,6 +47,7 @@ def statuses(raw: bytes) -> list[int]:
 
 def split(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     """The first answer in `raw`: status, headers (lower-case names), body."""
+    assert raw, "the connection was closed without an answer"
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {}
@@ -57,15 +64,17 @@ def shape(value) -> object:
         return {k: shape(v) for k, v in value.items()}
     if isinstance(value, list):
         return [shape(v) for v in value[:1]]
-    return type(value).__name__
+    return None
 
 
 def provider_shaped(provider_id: str, raw: bytes, status: int) -> bool:
     """Whether `raw` is the provider's own error answer for `status`: same status, same JSON shape."""
     got, headers, body = split(raw)
-    expected = providers.get(provider_id).error(status, message="x")
+    fault = {400: Fault.BAD_REQUEST, 404: Fault.NOT_FOUND}.get(status, Fault.LIMIT)
+    expected = providers.get(provider_id).error(status, fault, message="x")
     want = shape(json.loads(expected.body))
-    return got == status and headers.get("content-type") == "application/json" and shape(json.loads(body)) == want
+    content_type = dict(expected.headers)["content-type"]
+    return got == status and headers.get("content-type") == content_type and shape(json.loads(body)) == want
 
 
 def healthy(port: int) -> bytes:
