@@ -94,6 +94,9 @@ class HttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(TurnWrites(transport, self.loop))
         self.limits: ClientLimits = self.config.app.limits
+        self.waiting: set[HttpProtocol] = self.server_state.waiting  # type: ignore[attr-defined]
+        # Idle until its first request: uvicorn's keep-alive timeout, which it arms only after an answer (D52).
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
     def data_received(self, data: bytes) -> None:
         """uvicorn's, with the head-size limit (and an unparseable request answered in the provider's shape)."""
@@ -116,8 +119,12 @@ class HttpProtocol(HttpToolsProtocol):
             if self.head > self.limits.max_head_bytes:
                 limit = self.limits.max_head_bytes
                 self.refuse(431, f"Request headers are too large: this proxy takes up to {limit} bytes of them.")
-        elif self.head:
+                return
+            self.waiting.add(self)  # the sweep's from now on (D54)
+        else:
             self.head = 0
+            if cycle.more_body:  # a body still arriving: most come whole with their head
+                self.waiting.add(self)
 
     def on_message_complete(self) -> None:
         """uvicorn's, except that a body that arrived after its answer (an early 413) counts as in, for the sweep."""
@@ -167,10 +174,7 @@ class HttpProtocol(HttpToolsProtocol):
         return b"".join(head) + answer.body
 
     def cut(self, waited: str) -> None:
-        """The sweep's: an idle connection is closed; a request too long in coming gets a 408 (D53, D54)."""
-        if waited == IDLE:
-            self.transport.close()
-            return
+        """The sweep's: a request too long in coming gets a 408 (D53, D54)."""
         seconds = self.limits.client_timeout_seconds
         self.refuse(408, f"The request did not arrive within {seconds:g} seconds of its first byte.")
 
@@ -201,29 +205,33 @@ class HttpProtocol(HttpToolsProtocol):
         super().shutdown()
 
 
-IDLE, HEAD, BODY = "idle", "head", "body"
+HEAD, BODY = "head", "body"
 
 
-def sweep(connections, limits: ClientLimits, now: float) -> int:
-    """Once a second per proxy: closes connections idle since they opened for longer than the keep-alive (uvicorn
-    times out those idle after an answer), and answers 408 to requests whose head or body has been arriving for
-    longer than the client timeout since its first byte, a byte a second or not at all (D53, D54). A request whose
-    body streams upstream as it comes is left to the upstream. Returns how many it cut."""
+def sweep(waiting: set[HttpProtocol], limits: ClientLimits, now: float) -> int:
+    """Once a second per proxy, over the connections a request is arriving on (`waiting`: a head in pieces or a
+    body not whole yet; a request that came whole with its first read never joins it): answers 408 to those
+    arriving for longer than the client timeout since their first byte, a byte a second or not at all, and lets go
+    of those done (D53, D54). A request whose body streams upstream as it comes is left to the upstream. Returns
+    how many it cut."""
     cut = 0
-    for connection in list(connections):  # a cut connection leaves the set later, in connection_lost
+    for connection in list(waiting):
         scope, cycle = connection.scope, connection.cycle
+        if connection.parser is None:  # gone (connection_lost)
+            waiting.discard(connection)
+            continue
         if connection.head:
-            waited, key, limit = HEAD, scope, limits.client_timeout_seconds
+            waited = HEAD
         elif cycle is not None and cycle.more_body and cycle.scope is scope and connection.streamed is not scope:
-            waited, key, limit = BODY, scope, limits.client_timeout_seconds
-        elif scope is None:
-            waited, key, limit = IDLE, connection, limits.keep_alive_seconds
+            waited = BODY
         else:
+            waiting.discard(connection)
             connection.mark = None
             continue
-        if connection.mark is not key:
-            connection.mark, connection.since = key, now
-        elif now - connection.since >= limit:
+        if connection.mark is not scope:
+            connection.mark, connection.since = scope, now
+        elif now - connection.since >= limits.client_timeout_seconds:
+            waiting.discard(connection)
             connection.cut(waited)
             cut += 1
     return cut

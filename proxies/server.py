@@ -74,6 +74,7 @@ class ProxyServer:
             timeout_notify=0,
         )
         self.server = uvicorn.Server(config)
+        self.server.server_state.waiting = set()  # type: ignore[attr-defined]  # connections a request arrives on
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -127,9 +128,9 @@ class ProxyServer:
 
     async def sweep(self) -> None:
         """The port's time limits (proxies/protocol.py `sweep`), and whether the process still has descriptors."""
-        connections = self.server.server_state.connections
-        sweep(connections, self.app.limits, self.loop.time())
-        descriptors.probe(len(connections))
+        state = self.server.server_state
+        sweep(state.waiting, self.app.limits, self.loop.time())  # type: ignore[attr-defined]
+        descriptors.probe(len(state.connections))
 
     @property
     def in_flight(self) -> int:
