@@ -221,4 +221,3 @@ def test_the_protocol_answers_in_the_providers_shape_with_a_length(serve):
     status, headers, body = split(run_async(exchange(port, b"GARBAGE\r\n\r\n")))
     assert (status, headers["content-length"], headers["connection"]) == (400, str(len(body)), "close")
     assert json.loads(body)["error"]["type"] == "invalid_request_error"
-

@@ -112,4 +112,3 @@ def test_it_never_answers_500_nor_logs_a_traceback_and_logs_each_request_once(
     assert [r for r in caplog.records if r.exc_info] == []
     wait_until(lambda: app.counters.in_flight == 0, timeout=15)  # those left unfinished are cut by then
     assert len(flushed_logs(runner, proxy["id"])) == app.counters.requests
-
