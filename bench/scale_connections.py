@@ -7,6 +7,9 @@ upstream (bench/fake_upstream.py):
    one (target ≤ 10 ms), and nothing buffered (each stream's events spread over the upstream's schedule).
 2. 10,000 idle keep-alive connections (each has had one answer) held while wrk measures cache hits at C=16: the
    hits' p99 with them held over the p99 without (target ≤ 2×), interleaved; the idle ones still answer after.
+3. Hostile clients meanwhile: 1,000 connections sending request heads a byte a second and 100 malformed requests
+   a second (a bad request line, a bad Content-Length, broken chunked encoding, a 100 KB header) while wrk
+   measures cache hits at C=16: the hits' p99 with them over without (target ≤ 2×); no answer to them is a 500.
 
 `scenario(quick)` returns rows (target, measured, met or None); bench/run.py --scale prints them with the other
 scale scenarios. Alone: `.venv/bin/python bench/scale_connections.py [--quick]` prints the table.
@@ -188,6 +191,103 @@ class IdleConnections(threading.Thread):
             writer.close()
 
 
+GARBAGE = [
+    b"GARBAGE\r\n\r\n",
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n{}",
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\nzz\r\n",
+    b"GET /v1/models HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n",
+    b"GET /caf\xc3\xa9\xff HTTP/1.1\r\nHost: a\r\n\r\n",
+]
+
+
+class HostileClients(threading.Thread):
+    """Slow clients (a byte of a head a second each) and a stream of malformed requests, until released."""
+
+    def __init__(self, port: int, slow: int, per_second: int):
+        super().__init__(name="hostile-clients", daemon=True)
+        self.port, self.slow, self.per_second = port, slow, per_second
+        self.ready, self.release = threading.Event(), threading.Event()
+        self.statuses: dict[int, int] = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            run(self.go())
+        except BaseException as e:
+            self.error = e
+            self.ready.set()
+
+    async def trickle(self, gate: asyncio.Semaphore, stop: asyncio.Event) -> None:
+        async with gate:
+            _, writer = await asyncio.open_connection(HOST, self.port)
+        head = f"POST {CHAT} HTTP/1.1\r\nHost: {HOST}\r\n" + "x-slow: " + "a" * 200
+        for byte in head.encode():
+            writer.write(bytes([byte]))
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+                break
+            except TimeoutError:
+                pass
+        writer.close()
+
+    async def garbage(self, raw: bytes) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(HOST, self.port)
+            writer.write(raw)
+            answer = await asyncio.wait_for(reader.read(64), 5)
+            writer.close()
+        except (OSError, TimeoutError):
+            return
+        status = int(answer.split(b" ")[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    async def go(self) -> None:
+        stop, gate = asyncio.Event(), asyncio.Semaphore(256)
+        slow = [asyncio.ensure_future(self.trickle(gate, stop)) for _ in range(self.slow)]
+        await asyncio.sleep(2)
+        self.ready.set()
+        sent, pending = 0, set()
+        while not self.release.is_set():
+            task = asyncio.ensure_future(self.garbage(GARBAGE[sent % len(GARBAGE)]))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            sent += 1
+            await asyncio.sleep(1 / self.per_second)
+        stop.set()
+        await asyncio.gather(*slow, *pending, return_exceptions=True)
+
+
+def hostile(rd_port: int, reps: int, duration: float) -> list[Row]:
+    warm_hits(rd_port)
+    without, with_them, statuses = [], [], {}
+    for i in range(reps):
+        print(f"  [{i + 1}/{reps}] hits at C=16, without then with hostile clients", flush=True)
+        without.append(wrk(rd_port, CHAT, "hit", 16, duration)["p99_ms"])
+        clients = HostileClients(rd_port, 1000, 100)
+        clients.start()
+        clients.ready.wait(60)
+        if clients.error is not None:
+            raise clients.error
+        with_them.append(wrk(rd_port, CHAT, "hit", 16, duration)["p99_ms"])
+        clients.release.set()
+        clients.join(60)
+        for status, n in clients.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    ratio = statistics.median(h / w for h, w in zip(with_them, without, strict=True))
+    return [
+        (
+            "1,000 slow clients and 100 malformed requests/s meanwhile: hit p99 (C=16) ≤ 2× without",
+            f"{ratio:.2f}× ({statistics.median(with_them):.2f} ms with, {statistics.median(without):.2f} ms without)",
+            ratio <= 2.0,
+        ),
+        (
+            "malformed requests: answered 4xx (or closed), never a 500",
+            ", ".join(f"{n} × {status or 'closed'}" for status, n in sorted(statuses.items())),
+            500 not in statuses and bool(statuses),
+        ),
+    ]
+
+
 def idle(rd_port: int, reps: int, duration: float) -> list[Row]:
     warm_hits(rd_port)
     without, held = [], []
@@ -221,7 +321,10 @@ def idle(rd_port: int, reps: int, duration: float) -> list[Row]:
     ]
 
 
-def scenario(quick: bool) -> list[Row]:
+PARTS = ("streams", "idle", "hostile")
+
+
+def scenario(quick: bool, parts: tuple[str, ...] = PARTS) -> list[Row]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # this process and those it starts hold many
     if hard < IDLE + 1000:  # each process: this one's client side, Rubberduck's server side
@@ -234,7 +337,11 @@ def scenario(quick: bool) -> list[Row]:
     rd = Rubberduck(cpus, workdir, "connections", {rd_port: f"http://{HOST}:{up_port}/v1"})
     try:
         rd.wait_ready()
-        return streams(up_port, rd_port, 1 if quick else 3) + idle(rd_port, 1 if quick else 3, 2 if quick else 5)
+        reps, duration = (1, 2) if quick else (3, 5)
+        rows = streams(up_port, rd_port, reps) if "streams" in parts else []
+        if "idle" in parts:
+            rows += idle(rd_port, reps, duration)
+        return rows + (hostile(rd_port, reps, duration) if "hostile" in parts else [])
     finally:
         rd.stop()
         upstream.terminate()
@@ -246,7 +353,9 @@ def scenario(quick: bool) -> list[Row]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one round of each, shorter wrk runs")
-    rows = scenario(parser.parse_args(argv).quick)
+    parser.add_argument("--parts", default=",".join(PARTS), help="which of them, comma-separated")
+    args = parser.parse_args(argv)
+    rows = scenario(args.quick, tuple(args.parts.split(",")))
     print("\n| target | measured | met |\n|---|---|---|")
     for target, measured, met in rows:
         print(f"| {target} | {measured} | {'—' if met is None else 'yes' if met else 'NO'} |")

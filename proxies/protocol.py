@@ -113,18 +113,24 @@ class HttpProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
                 self.close_after_answer()
             return
-        cycle = self.cycle
+        cycle, limit = self.cycle, self.limits.max_head_bytes
         if cycle is None or cycle.scope is not self.scope:  # a head is arriving (its request has no cycle yet)
             self.head += len(data)
-            if self.head > self.limits.max_head_bytes:
-                limit = self.limits.max_head_bytes
+            if self.head > limit:
                 self.refuse(431, f"Request headers are too large: this proxy takes up to {limit} bytes of them.")
                 return
             self.waiting.add(self)  # the sweep's from now on (D54)
         else:
+            if self.head + len(data) > limit and self.head_size() > limit:  # a large head whole in one read
+                self.refuse(431, f"Request headers are too large: this proxy takes up to {limit} bytes of them.")
+                return
             self.head = 0
             if cycle.more_body:  # a body still arriving: most come whole with their head
                 self.waiting.add(self)
+
+    def head_size(self) -> int:
+        """The current request's head, about: its URL and headers as they came (reads larger than the limit only)."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) + 16
 
     def on_message_complete(self) -> None:
         """uvicorn's, except that a body that arrived after its answer (an early 413) counts as in, for the sweep."""

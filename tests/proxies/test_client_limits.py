@@ -115,10 +115,14 @@ def test_it_answers_431_to_a_head_over_the_limit_and_closes(serve, runner, trace
     # the connection reset instead (D51), so the head here arrives in two parts.
     assert provider_shaped("anthropic", answer, 431), answer[:300]
     assert split(answer)[1]["connection"] == "close"
+    over = healthy(port).replace(b"\r\n\r\n", b"\r\nX-Big: " + b"a" * (MAX_HEAD + 100) + b"\r\n\r\n")
+    assert provider_shaped("anthropic", run_async(exchange(port, over)), 431)  # whole in one read too
     just_under = healthy(port).replace(b"\r\n\r\n", b"\r\nX-Big: " + b"a" * (MAX_HEAD - 200) + b"\r\n\r\n")
     assert provider_shaped("anthropic", run_async(exchange(port, just_under)), 404)
     assert tracebacks() == []
-    assert len(flushed_logs(runner, proxy["id"])) == served(runner, proxy) == 1
+    # A head whole in one read had reached the app when it was measured: its log says 431.
+    assert len(flushed_logs(runner, proxy["id"])) == served(runner, proxy) == 2
+    assert sorted(e.status_code for e in flushed_logs(runner, proxy["id"])) == [404, 431]
 
 
 def test_it_refuses_a_body_over_the_limit_with_a_413_the_sdk_raises(serve, runner, upstream):
