@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import shutil
 import statistics
@@ -330,6 +331,8 @@ def scenario(quick: bool, parts: tuple[str, ...] = PARTS) -> list[Row]:
     if hard < IDLE + 1000:  # each process: this one's client side, Rubberduck's server side
         return [("connections scenario", f"needs an open-files limit of {IDLE + 1000}, hard limit {hard}", None)]
     cpus = Cpus()
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus.load)  # the clients here and wrk share the load core (bench/common.py Cpus)
     workdir = Path(tempfile.mkdtemp(prefix="rd-bench-connections-"))
     up_port, rd_port = free_ports(2)
     upstream = start_upstream(cpus, workdir, up_port, f"--ttft-ms={TTFT_MS}", f"--chunks={CHUNKS}",
@@ -348,6 +351,7 @@ def scenario(quick: bool, parts: tuple[str, ...] = PARTS) -> list[Row]:
         upstream.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        os.sched_setaffinity(0, affinity)
 
 
 def main(argv=None) -> int:
