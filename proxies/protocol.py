@@ -94,6 +94,7 @@ class HttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(TurnWrites(transport, self.loop))
         self.limits: ClientLimits = self.config.app.limits
+        self.max_head = self.limits.max_head_bytes
         self.waiting: set[HttpProtocol] = self.server_state.waiting  # type: ignore[attr-defined]
         # Idle until its first request: uvicorn's keep-alive timeout, which it arms only after an answer (D52).
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
@@ -113,7 +114,7 @@ class HttpProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
                 self.close_after_answer()
             return
-        cycle, limit = self.cycle, self.limits.max_head_bytes
+        cycle, limit = self.cycle, self.max_head
         if cycle is None or cycle.scope is not self.scope:  # a head is arriving (its request has no cycle yet)
             self.head += len(data)
             if self.head > limit:

@@ -68,7 +68,7 @@ class ProxyServer:
             access_log=False,
             log_config=None,
             timeout_graceful_shutdown=graceful_seconds,
-            timeout_keep_alive=app.limits.keep_alive_seconds,  # idle after an answer; before one: the sweep (D52)
+            timeout_keep_alive=app.limits.keep_alive_seconds,  # idle, after an answer and before the first (D52)
             backlog=2048,
             callback_notify=self.sweep,  # once a second, from uvicorn's own tick (D54)
             timeout_notify=0,
