@@ -22,6 +22,10 @@ import asyncio
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
+from websockets.http11 import Request as WebSocketRequest
+from websockets.http11 import Response as WebSocketResponse
 
 from providers.base import Fault
 from proxies.limits import ClientLimits
@@ -210,6 +214,27 @@ class HttpProtocol(HttpToolsProtocol):
         if self.held is not None:
             self.release()
         super().shutdown()
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol (proxies/tunnel.py is the app's side), whose refusal of a handshake it cannot
+    accept (a missing or bad Sec-WebSocket-Key, a wrong version) is the provider's error, not text/plain (D55)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        accept = self.conn.accept
+
+        def accept_or_refuse(request: WebSocketRequest) -> WebSocketResponse:
+            response = accept(request)
+            return response if response.status_code == 101 else self.refusal(response)
+
+        self.conn.accept = accept_or_refuse  # type: ignore[method-assign]
+
+    def refusal(self, response: WebSocketResponse) -> WebSocketResponse:
+        message = (response.body or b"").decode("utf-8", "replace").strip() or response.reason_phrase
+        answer = self.config.app.settings.provider.error(response.status_code, Fault.BAD_REQUEST, message=message)
+        headers = Headers([*answer.headers, ("Content-Length", str(len(answer.body))), ("Connection", "close")])
+        return WebSocketResponse(response.status_code, response.reason_phrase, headers, answer.body)
 
 
 HEAD, BODY = "head", "body"

@@ -14,7 +14,7 @@ import uvloop
 
 from proxies.app import ProxyApp
 from proxies.limits import descriptors
-from proxies.protocol import HttpProtocol, sweep
+from proxies.protocol import HttpProtocol, WebSocketProtocol, sweep
 
 log = logging.getLogger("rubberduck.runner")
 # A stream cut on purpose or a client gone mid-answer is not a server error worth a traceback.
@@ -61,7 +61,7 @@ class ProxyServer:
         config = uvicorn.Config(
             app,
             http=HttpProtocol,
-            ws="websockets-sansio",  # WebSockets (OpenAI Realtime, Gemini Live) tunnel through: proxies/tunnel.py
+            ws=WebSocketProtocol,  # WebSockets (OpenAI Realtime, Gemini Live) tunnel through: proxies/tunnel.py
             lifespan="off",
             # The client IP is the TCP peer: IP rules must not be talked past with X-Forwarded-For.
             proxy_headers=False,

@@ -79,6 +79,7 @@ MALFORMED = [
     b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n{}",
     b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     b"GET /caf\xc3\xa9/\xff\xfe HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /v1/realtime HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",  # no key
 ]
 
 
