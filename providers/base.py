@@ -58,6 +58,7 @@ class Fault(enum.Enum):
     UPSTREAM_TIMEOUT = "upstream_timeout"  # 504
     FORBIDDEN = "forbidden"  # the proxy cannot forward this request's credentials
     NOT_RECORDED = "not_recorded"  # a replaying proxy has no recorded answer (answered with NOT_RECORDED_STATUS)
+    LIMIT = "limit"  # the request broke a limit of the proxy's port (its size, its time): its status says which
 
 
 @dataclass(slots=True)

@@ -24,8 +24,9 @@ from proxies.disconnect import DisconnectWatch, disconnected_within, wait_for_di
 from proxies.failures import PASS, Verdict
 from proxies.flow import ClientGone, Flow, ProxySettings
 from proxies.interpreter import TakeTurns
+from proxies.limits import ClientLimits
 from proxies.passthrough import StreamedBody, announced_body
-from proxies.protocol import hold
+from proxies.protocol import REFUSED, hold, streams_body
 from proxies.records import LogRecord
 from proxies.relay import forward, replay, send_answer
 from proxies.request_memo import RequestMemo
@@ -36,8 +37,15 @@ log = logging.getLogger("rubberduck.proxy")
 
 
 class ProxyApp:
-    def __init__(self, settings: ProxySettings, cache: ProxyCache, enqueue_log: Callable[[LogRecord], None]):
+    def __init__(
+        self,
+        settings: ProxySettings,
+        cache: ProxyCache,
+        enqueue_log: Callable[[LogRecord], None],
+        limits: ClientLimits | None = None,
+    ):
         self.settings = settings
+        self.limits = limits or ClientLimits()  # its port's (the protocol reads them too)
         self.cache = cache
         self.enqueue_log = enqueue_log
         self.counters = Counters()
@@ -81,7 +89,7 @@ class ProxyApp:
             flow = Flow(s, scope, receive, send, record)
             await (self.handle(flow) if kind == "http" else self.tunnel(flow))
         except (asyncio.CancelledError, ClientGone):
-            record.status_code = record.status_code or 499
+            record.status_code = record.status_code or scope.get(REFUSED) or 499  # the protocol may have answered
             raise
         except Exception:
             log.exception("proxy %s failed on %s %s", s.proxy_id, record.method, record.path)
@@ -99,7 +107,10 @@ class ProxyApp:
         passthrough = self.memo.passthrough(record.method, record.path)
         if passthrough is not None:
             return await self.pass_through(flow, passthrough)
-        flow.body = await read_body(flow.receive)
+        try:
+            flow.body = await read_body(flow.receive, flow.scope, self.limits.max_request_bytes)
+        except TooLarge as e:
+            return await send_answer(flow, s.provider.error(413, Fault.LIMIT, message=str(e)))
         self.memo.resolve(flow)
 
         verdict = s.chaos.decide(record.ip)
@@ -158,12 +169,18 @@ class ProxyApp:
         request = flow.request
         flow.body_pending, length = announced_body(flow.scope["headers"])
         if flow.body_pending and provider.signs_body(request):
-            request.body = flow.body = await read_body(flow.receive)
+            try:
+                request.body = flow.body = await read_body(flow.receive, flow.scope, self.limits.max_request_bytes)
+            except TooLarge as e:
+                return await send_answer(flow, provider.error(413, Fault.LIMIT, message=str(e)))
             flow.body_pending = False
         verdict = s.chaos.decide(flow.record.ip)
         if verdict is not PASS and await apply_failure(flow, verdict):
             return
-        body = StreamedBody(flow.receive, self.watch, length) if flow.body_pending else None
+        body = None
+        if flow.body_pending:
+            streams_body(flow.scope)  # the upstream's to time out, as it comes (D53)
+            body = StreamedBody(flow.receive, self.watch, length)
         await self.send_upstream(flow, request, body)
         if body is not None and body.gone:
             flow.record.status_code = 499
@@ -241,12 +258,36 @@ def fault_of(failure: str | None) -> Fault:
     return {"ip_blocked": Fault.IP_BLOCKED, "rate_limit": Fault.RATE_LIMITED}.get(failure or "", Fault.INJECTED)
 
 
-async def read_body(receive) -> bytes:
-    chunks = []
-    while True:
+class TooLarge(Exception):
+    """A body over the port's limit (RUBBERDUCK_MAX_REQUEST_BYTES), announced or sent (D50)."""
+
+
+async def read_body(receive, scope, limit: int) -> bytes:
+    """The request's body, whole. One that came in one piece (most do) is returned as it is; a longer one is
+    refused as soon as its Content-Length or what arrived is over `limit`."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone("client left while sending its request")
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        return body
+    announced = content_length(scope["headers"])
+    size, chunks = len(body), [body]
+    while size <= limit and announced <= limit:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone("client left while sending its request")
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+        body = message.get("body", b"")
+        size += len(body)
+        chunks.append(body)
+        if not message.get("more_body") and size <= limit:
+            return b"".join(chunks)
+    raise TooLarge(f"The request body is larger than {limit} bytes, this proxy's limit.")
+
+
+def content_length(raw_headers: list[tuple[bytes, bytes]]) -> int:
+    """The request's Content-Length (the parser has checked it is a number), 0 without one (chunked)."""
+    for name, value in raw_headers:
+        if name == b"content-length":
+            return int(value)
+    return 0

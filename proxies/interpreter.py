@@ -1,6 +1,7 @@
 """Interpreter settings of a process that runs proxies: the GIL switch interval, the cyclic GC's policy, and
 busy proxy loops taking turns. configure_process() applies the first two, once, at the start of a process
-that serves proxies (`serve`, `runproxies`, the bench's processes); a Runner never changes them.
+that serves proxies (`serve`, `runproxies`, the bench's processes), and raises its open-files limit as far as
+the system allows (proxies/limits.py, D56); a Runner never changes them.
 
 Every proxy loop of a process shares one GIL with the log writer and db threads, and a full (oldest
 generation) collection stops them all while it walks every long-lived object. So start-up objects are frozen out
@@ -22,6 +23,8 @@ import time
 
 from django.conf import settings
 
+from proxies.limits import raise_descriptor_limit
+
 AUTOMATIC_FULL_OFF = 1_000_000_000  # gen-2 threshold: young-collection count that never arrives (D3)
 YOUNG_THRESHOLD = 10_000  # net new tracked objects that start a young collection (CPython: 700) (D6)
 
@@ -35,6 +38,7 @@ def configure_process(switch_interval: float | None = None, full_gc_seconds: flo
     if full_gc_seconds is None:
         full_gc_seconds = settings.RUBBERDUCK_FULL_GC_SECONDS
     sys.setswitchinterval(switch_interval)
+    raise_descriptor_limit()
     gc.collect()
     gc.freeze()
     if full_gc_seconds <= 0:

@@ -33,6 +33,7 @@ import providers
 from proxies.app import ProxyApp, ProxySettings
 from proxies.cache import MemoryLRU, ProxyCache
 from proxies.failures import Chaos
+from proxies.limits import ClientLimits
 from proxies.models import Proxy
 from proxies.policy import policies
 from proxies.ratelimit import RateLimiter, RedisRateLimiter
@@ -336,7 +337,7 @@ class Runner:
     def _start(self, row: Proxy) -> None:
         try:
             cache = ProxyCache(row.id, self.lru, self.db, ProxyStore.load(row.id))
-            app = ProxyApp(self._settings_of(row), cache, self.enqueue_log)
+            app = ProxyApp(self._settings_of(row), cache, self.enqueue_log, ClientLimits.from_settings())
             ssl_context = None
             if row.tls:
                 from proxies.tls import server_context  # cryptography is heavy: loaded for TLS only (D33)

@@ -13,7 +13,8 @@ import uvicorn
 import uvloop
 
 from proxies.app import ProxyApp
-from proxies.protocol import HttpProtocol
+from proxies.limits import descriptors
+from proxies.protocol import HttpProtocol, WebSocketProtocol, sweep
 
 log = logging.getLogger("rubberduck.runner")
 # A stream cut on purpose or a client gone mid-answer is not a server error worth a traceback.
@@ -60,17 +61,20 @@ class ProxyServer:
         config = uvicorn.Config(
             app,
             http=HttpProtocol,
-            ws="websockets-sansio",  # WebSockets (OpenAI Realtime, Gemini Live) tunnel through: proxies/tunnel.py
+            ws=WebSocketProtocol,  # WebSockets (OpenAI Realtime, Gemini Live) tunnel through: proxies/tunnel.py
             lifespan="off",
             # The client IP is the TCP peer: IP rules must not be talked past with X-Forwarded-For.
             proxy_headers=False,
             access_log=False,
             log_config=None,
             timeout_graceful_shutdown=graceful_seconds,
-            timeout_keep_alive=75,
+            timeout_keep_alive=app.limits.keep_alive_seconds,  # idle, after an answer and before the first (D52)
             backlog=2048,
+            callback_notify=self.sweep,  # once a second, from uvicorn's own tick (D54)
+            timeout_notify=0,
         )
         self.server = uvicorn.Server(config)
+        self.server.server_state.waiting = set()  # type: ignore[attr-defined]  # connections a request arrives on
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -121,6 +125,12 @@ class ProxyServer:
             task.cancel()
         if tasks:
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+    async def sweep(self) -> None:
+        """The port's time limits (proxies/protocol.py `sweep`), and whether the process still has descriptors."""
+        state = self.server.server_state
+        sweep(state.waiting, self.app.limits, self.loop.time())  # type: ignore[attr-defined]
+        descriptors.probe(len(state.connections))
 
     @property
     def in_flight(self) -> int:

@@ -202,6 +202,11 @@ RUBBERDUCK_PORT_RANGE = tuple(env.list("RUBBERDUCK_PORT_RANGE", cast=int, defaul
 RUBBERDUCK_GRACEFUL_STOP_SECONDS = env.float("RUBBERDUCK_GRACEFUL_STOP_SECONDS", default=30.0)
 RUBBERDUCK_CACHE_MEMORY_BYTES = env.int("RUBBERDUCK_CACHE_MEMORY_BYTES", default=64 * 1024 * 1024)
 RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=600.0)
+# What a proxy's port takes from its clients (proxies/limits.py; D50-D54).
+RUBBERDUCK_MAX_REQUEST_BYTES = env.int("RUBBERDUCK_MAX_REQUEST_BYTES", default=32 * 1024 * 1024)  # a body read whole
+RUBBERDUCK_MAX_HEADER_BYTES = env.int("RUBBERDUCK_MAX_HEADER_BYTES", default=64 * 1024)  # request line and headers
+RUBBERDUCK_KEEP_ALIVE_SECONDS = env.float("RUBBERDUCK_KEEP_ALIVE_SECONDS", default=75.0)  # an idle connection
+RUBBERDUCK_CLIENT_TIMEOUT_SECONDS = env.float("RUBBERDUCK_CLIENT_TIMEOUT_SECONDS", default=60.0)  # a request's arrival
 # Every user's proxies may forward to loopback/private/link-local addresses (staff's always may; also a site setting).
 RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = env.bool("RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS", default=False)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
