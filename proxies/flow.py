@@ -21,6 +21,7 @@ class ProxySettings:
     replay: str
     chaos: Chaos
     private_networks: bool  # may forward to private addresses (proxies/addresses.py): the owner's policy
+    max_entry_bytes: int = 16 << 20  # a larger answer streams through uncached: RUBBERDUCK_CACHE_MAX_ENTRY_BYTES
 
 
 class ClientGone(Exception):

@@ -294,6 +294,7 @@ class Runner:
             upstream_url=row.upstream_url,
             replay=row.replay,
             chaos=Chaos(row.failures, limiter),
+            max_entry_bytes=settings.RUBBERDUCK_CACHE_MAX_ENTRY_BYTES,
             **self._owner_terms(row),
         )
 

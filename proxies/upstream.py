@@ -110,6 +110,27 @@ def unreachable(error: Exception) -> str:
     return f"Rubberduck could not reach the upstream: {error.__class__.__name__}."
 
 
+def broken(error: Exception, *, answered: bool) -> tuple[int, str | None, str]:
+    """Why sending or reading failed, as the client's status (502 or 504), the log entry's failure and the
+    message. `answered`: the upstream's headers were in, so it broke off in its body."""
+    if isinstance(error, TimeoutError):
+        return 504, "upstream_timeout", "Rubberduck timed out waiting for the upstream."
+    cause = getattr(error, "os_error", error)
+    if isinstance(cause, ForbiddenAddress):
+        return 502, None, unreachable(error)  # the owner's policy, not a broken upstream
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return 502, "upstream_dns", f"Rubberduck could not resolve the upstream's host name: {error.host}."
+    if isinstance(error, aiohttp.ClientSSLError):
+        return 502, "upstream_tls", f"Rubberduck's TLS handshake with the upstream failed: {cause}."
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return 502, "upstream_down", unreachable(error)
+    if isinstance(error, aiohttp.ClientResponseError) and not answered:  # e.g. a content-encoding it cannot decode
+        return 502, "upstream_invalid", f"The upstream's answer could not be read: {error.message}."
+    if answered:
+        return 502, "upstream_cut", "The upstream closed the connection before its answer was complete."
+    return 502, "upstream_reset", "The upstream closed the connection before it answered."
+
+
 @functools.lru_cache(maxsize=1024)
 def literal_refusal(host: str | None) -> str | None:
     """Why an IP address written in a URL is off limits (aiohttp connects to those without resolving them)."""

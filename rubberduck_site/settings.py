@@ -202,6 +202,8 @@ RUBBERDUCK_PORT_RANGE = tuple(env.list("RUBBERDUCK_PORT_RANGE", cast=int, defaul
 RUBBERDUCK_GRACEFUL_STOP_SECONDS = env.float("RUBBERDUCK_GRACEFUL_STOP_SECONDS", default=30.0)
 RUBBERDUCK_CACHE_MEMORY_BYTES = env.int("RUBBERDUCK_CACHE_MEMORY_BYTES", default=64 * 1024 * 1024)
 RUBBERDUCK_UPSTREAM_TIMEOUT = env.float("RUBBERDUCK_UPSTREAM_TIMEOUT", default=600.0)
+# Answers larger than this are forwarded as they arrive, never held whole nor cached.
+RUBBERDUCK_CACHE_MAX_ENTRY_BYTES = env.int("RUBBERDUCK_CACHE_MAX_ENTRY_BYTES", default=16 * 1024 * 1024)
 # Every user's proxies may forward to loopback/private/link-local addresses (staff's always may; also a site setting).
 RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = env.bool("RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS", default=False)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)
