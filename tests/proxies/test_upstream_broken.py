@@ -9,6 +9,7 @@ import time
 import anthropic
 import botocore.exceptions
 import httpx
+import httpx2
 import openai
 import pytest
 import urllib3
@@ -21,7 +22,7 @@ from tests.proxies.sdk_adapters import ADAPTERS, SDK
 
 STREAMING = ["openai", "anthropic", "bedrock"]  # two SSE providers and one that is not (AWS event stream)
 # How each SDK says a connection broke in the middle of an answer.
-BROKE_OFF = (httpx.TransportError, openai.APIError, anthropic.APIError, botocore.exceptions.BotoCoreError,
+BROKE_OFF = (httpx.TransportError, httpx2.TransportError, openai.APIError, anthropic.APIError, botocore.exceptions.BotoCoreError,
              urllib3.exceptions.HTTPError)  # fmt: skip
 
 
@@ -150,7 +151,7 @@ def test_an_upstream_silent_past_the_timeout_gets_the_providers_504(made, settin
 
 def test_a_stream_that_drips_reaches_the_client_as_it_comes_and_is_cached_once_complete(made, settings):
     """A byte at a time, each within the upstream timeout, the whole far beyond it: a live stream is not cut."""
-    settings.RUBBERDUCK_UPSTREAM_TIMEOUT = 0.5
+    settings.RUBBERDUCK_UPSTREAM_TIMEOUT = 1.0
     frame = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"}
     frames = [
         {**frame, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "finish_reason": None}]},
@@ -159,7 +160,7 @@ def test_a_stream_that_drips_reaches_the_client_as_it_comes_and_is_cached_once_c
     sse = [f"data: {json.dumps(f)}\n\n".encode() for f in frames] + [b"data: [DONE]\n\n"]
     sdk = made("openai", respond=lambda req: Reply(200, [("content-type", "text/event-stream")], chunks=sse))
     started, done = threading.Event(), threading.Event()
-    sdk.upstream.how = broken.drip(0.006, started, done)
+    sdk.upstream.how = broken.drip(0.01, started, done)
     lru = sdk.runner.lru
 
     client = sdk.client(sdk.proxy, 0, 30)
@@ -170,9 +171,9 @@ def test_a_stream_that_drips_reaches_the_client_as_it_comes_and_is_cached_once_c
     pieces = iter(stream)
     first = next(pieces)
     assert first.choices[0].delta.content == "Hi" and not done.is_set()  # before the upstream finished
-    assert lru.bytes == 0 or not [k for k in lru._entries if k[0] == sdk.proxy["id"]]  # nothing cached yet
+    assert not [k for k in lru._entries if k[0] == sdk.proxy["id"]]  # nothing cached yet
     rest = list(pieces)
-    assert done.is_set() and time.monotonic() - began > 1.0  # twice the timeout, never cut
+    assert done.wait(5) and time.monotonic() - began > 2.0  # twice the timeout, never cut
     assert rest[-1].choices[0].finish_reason == "stop"
     [entry] = entries(sdk, 1)
     assert (entry.status_code, entry.failure) == (200, None)
@@ -197,7 +198,7 @@ def test_an_encoded_answer_reaches_the_client_readable_and_replays_identically(m
         assert int(answer.headers["content-length"]) == len(answer.content)
     assert sdk.upstream.requests[0].headers["accept-encoding"] == "identity"
     assert sdk.call(sdk.proxy, "encoded") == miss.json()["choices"][0]["message"]["content"]  # the SDK reads it
-    assert [(e.cache, e.prompt_tokens) for e in entries(sdk, 3)] == [("miss", 11), ("hit", 11), ("miss", 11)]
+    assert [(e.cache, e.prompt_tokens) for e in entries(sdk, 3)] == [("miss", 11), ("hit", 11), ("hit", 11)]
 
 
 @pytest.mark.parametrize("provider", STREAMING)
