@@ -99,7 +99,7 @@ class ProxyApp:
         passthrough = self.memo.passthrough(record.method, record.path)
         if passthrough is not None:
             return await self.pass_through(flow, passthrough)
-        flow.body = await read_body(flow.receive)
+        flow.body = await read_body(flow.receive, flow.scope["headers"])
         self.memo.resolve(flow)
 
         verdict = s.chaos.decide(record.ip)
@@ -147,7 +147,7 @@ class ProxyApp:
         request = flow.request
         flow.body_pending, length = announced_body(flow.scope["headers"])
         if flow.body_pending and provider.signs_body(request):
-            request.body = flow.body = await read_body(flow.receive)
+            request.body = flow.body = await read_body(flow.receive, flow.scope["headers"])
             flow.body_pending = False
         verdict = s.chaos.decide(flow.record.ip)
         if verdict is not PASS and await apply_failure(flow, verdict):
@@ -215,7 +215,13 @@ def fault_of(failure: str | None) -> Fault:
     return {"ip_blocked": Fault.IP_BLOCKED, "rate_limit": Fault.RATE_LIMITED}.get(failure or "", Fault.INJECTED)
 
 
-async def read_body(receive) -> bytes:
+# A body announced above this is read into one buffer of its length, not gathered in parts and joined (D61).
+BIG_BODY_BYTES = 1 << 20
+
+
+async def read_body(receive, raw_headers=()) -> bytes:
+    """The request's whole body (the cache key needs it). One message for most; a big one announced by its
+    Content-Length is copied into one buffer as it arrives, each part let go at once."""
     chunks = []
     while True:
         message = await receive()
@@ -224,3 +230,31 @@ async def read_body(receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+        if len(chunks) == 1 and (length := announced_length(raw_headers)) > BIG_BODY_BYTES:
+            return await read_into(receive, chunks.pop(), length)
+
+
+def announced_length(raw_headers) -> int:
+    for name, value in raw_headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+async def read_into(receive, first: bytes, length: int) -> bytes:
+    """The rest of a body of `length` bytes, copied after `first` into one buffer."""
+    buffer = bytearray(length)
+    view = memoryview(buffer)
+    view[: len(first)] = first
+    at = len(first)
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone("client left while sending its request")
+        part = message.get("body", b"")
+        view[at : at + len(part)] = part
+        at += len(part)
+        more = message.get("more_body", False)
+    view.release()
+    return bytes(buffer) if at == length else bytes(buffer[:at])
