@@ -28,6 +28,9 @@ from proxies.addresses import is_ip, kind_of, own_addresses, refusal, resolved_r
 
 # What sending or reading may raise: aiohttp's own errors, and TimeoutError for connect and read timeouts.
 UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
+# A body above this goes out in slices: given whole, aiohttp joins it to the request's headers (one write), a
+# second copy of it held until it is sent (D66).
+SLICED_BODY_BYTES = 1 << 20
 
 
 class ForbiddenAddress(aiohttp.ClientConnectionError, OSError):
@@ -83,6 +86,10 @@ class UpstreamPool:
         target = encoded_url(url)
         if not self.private_networks() and (reason := literal_refusal(target.raw_host)):
             raise ForbiddenAddress(reason)
+        if type(body) is bytes and len(body) > SLICED_BODY_BYTES:
+            if not any(name.lower() == "content-length" for name, _ in headers):
+                headers = [*headers, ("content-length", str(len(body)))]
+            body = slices(body)
         return await self.session.request(method, target, headers=headers, data=body or None, allow_redirects=False)
 
     async def address_for(self, url: str) -> str | None:
@@ -100,6 +107,13 @@ class UpstreamPool:
 
     async def aclose(self) -> None:
         await self.session.close()
+
+
+async def slices(body: bytes, size: int = 1 << 20):
+    """A big body as views of 1 MiB of it, each written once the connection took the one before (no copies)."""
+    view = memoryview(body)
+    for at in range(0, len(view), size):
+        yield view[at : at + size]
 
 
 def unreachable(error: Exception) -> str:
