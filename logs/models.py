@@ -40,6 +40,7 @@ class LogEntry(models.Model):
         RATE_LIMIT = "rate_limit"
         IP_BLOCKED = "ip_blocked"
         STREAM_CUT = "stream_cut"
+        NOT_RECORDED = "not_recorded"  # a replaying proxy had no recorded answer (docs/recordings.md)
         # The upstream's, never simulated: it could not be reached or broke off (the client got a 502/504 or the
         # cut), its 2xx did not parse, or its answer was over the cache's entry limit (forwarded, not cached).
         UPSTREAM_DOWN = "upstream_down"

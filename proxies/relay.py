@@ -96,7 +96,8 @@ async def relay_body(flow: Flow, response, headers: list[tuple[str, str]], cache
         elif record.usage is None and not readable(headers, body):
             record.failure = "upstream_invalid"  # a 2xx whose JSON does not parse goes to the client, uncached
         else:
-            cache.put(flow.key, Cached(status, tuple(headers), body, None, record.usage))
+            details = (record.method, record.path, flow.query, record.model, False)
+            cache.put(flow.key, Cached(status, tuple(headers), body, None, record.usage, details=details))
     out = [*headers, ("content-length", str(len(body)))]
     if record.cache != "bypass":
         out.append(("x-rubberduck-cache", record.cache))
@@ -209,7 +210,9 @@ async def relay_stream(flow: Flow, response, headers: list[tuple[str, str]], cac
         if complete:  # usage recorded; cached unless cut short or carrying an error event
             record.usage = inspector.usage
             if keep and not inspector.error and record.failure != "stream_cut":
-                entry = Cached(response.status, tuple(headers), b"".join(parts), tuple(recording), inspector.usage)
+                details = (record.method, record.path, flow.query, record.model, True)
+                entry = Cached(response.status, tuple(headers), b"".join(parts), tuple(recording), inspector.usage,
+                               details=details)  # fmt: skip
                 cache.put(flow.key, entry)
 
 

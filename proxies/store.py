@@ -11,6 +11,7 @@ from django.utils import timezone
 from providers.base import Usage
 from proxies.cache import Cached
 from proxies.models import CacheEntry
+from proxies.recordings import safe_path
 
 
 class ProxyStore:
@@ -32,6 +33,19 @@ class ProxyStore:
         rows = CacheEntry.objects.filter(proxy_id=proxy_id).order_by("id").values_list("key", "id")
         return cls(proxy_id, dict(rows.iterator(chunk_size=10_000)))
 
+    def reload(self) -> set[str]:
+        """Reads the proxy's keys again (the API deleted or imported entries); returns the keys whose row changed,
+        went or came."""
+        close_old_connections()
+        fresh = ProxyStore.load(self.proxy_id).ids
+        old = self.ids
+        changed = {key for key, row_id in old.items() if fresh.get(key) != row_id}
+        changed |= fresh.keys() - old.keys()
+        old.clear()
+        old.update(fresh)  # the same dict: the proxy's loop reads it
+        self.last = max(self.last, max(fresh.values(), default=0))
+        return changed
+
     def forget(self, key: str, row_id: int) -> None:
         if self.ids.get(key) == row_id:
             del self.ids[key]
@@ -52,7 +66,7 @@ class ProxyStore:
 
     def save(self, entries: dict[str, Cached]) -> None:
         """Writes a batch of entries in one transaction: new keys as new rows, whose ids it then reads back, a key
-        stored already in place (keeping its hit count and creation time). Plain executemany: bulk_create builds
+        stored already in place (keeping its hit count; recorded now). Plain executemany: bulk_create builds
         model instances and compiles its SQL for every batch, on a thread that shares the GIL with the proxies
         (D18)."""
         close_old_connections()
@@ -60,11 +74,13 @@ class ProxyStore:
         json_or_null = json_adapter()
         inserts, updates = [], []
         for key, entry in entries.items():
+            method, path, query, model, stream = entry.details or ("", "", "", "", entry.chunks is not None)
             answer = (entry.status, json_or_null(entry.headers), entry.body, json_or_null(entry.chunks),
-                      json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body))  # fmt: skip
+                      json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body), created_at,
+                      method, safe_path(path, query), model or "", stream)  # fmt: skip
             row_id = self.ids.get(key)
             if row_id is None:
-                inserts.append((self.proxy_id, key, *answer, 0, created_at))
+                inserts.append((self.proxy_id, key, *answer, 0))
             else:
                 updates.append((*answer, row_id))
         new = []
@@ -82,16 +98,23 @@ class ProxyStore:
             self.ids[key] = row_id
             self.last = row_id
 
-    def clear(self) -> None:
-        """Deletes the proxy's rows: those the API deleted, and any a batch in flight wrote after it."""
+    def clear(self) -> set[str]:
+        """Deletes the proxy's rows: those the API deleted, and any a batch in flight wrote after it; returns the
+        keys of the rows it deleted."""
         close_old_connections()
-        CacheEntry.objects.filter(proxy_id=self.proxy_id).delete()
+        with transaction.atomic():
+            rows = CacheEntry.objects.filter(proxy_id=self.proxy_id)
+            keys = set(rows.values_list("key", flat=True))
+            if keys:
+                rows.delete()
         self.ids.clear()
+        return keys
 
     def add_hits(self, hits: dict[str, int]) -> None:
-        """Adds a second's hit counts, one statement for all keys (D18). Hits of an answer not
-        stored yet are not counted."""
-        counts = [(n, row_id) for key, n in hits.items() if (row_id := self.ids.get(key)) is not None]
+        """Adds a second's hit counts, one statement for all keys (D18), and when they were last hit. Hits of an
+        answer not stored yet are not counted."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        counts = [(n, now, row_id) for key, n in hits.items() if (row_id := self.ids.get(key)) is not None]
         if counts:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.executemany(ADD_HITS, counts)
@@ -112,14 +135,27 @@ def _statements() -> tuple[str, str, str, str]:
     quote = connection.ops.quote_name
     column = {f.name: quote(f.column) for f in CacheEntry._meta.concrete_fields}
     table = quote(CacheEntry._meta.db_table)
-    inserted = ["proxy", "key", "status", "headers", "body", "chunks", "usage", "size", "hits", "created_at"]
-    updated = ["status", "headers", "body", "chunks", "usage", "size"]
+    updated = [
+        "status",
+        "headers",
+        "body",
+        "chunks",
+        "usage",
+        "size",
+        "created_at",
+        "method",
+        "path",
+        "model",
+        "stream",
+    ]
+    inserted = ["proxy", "key", *updated, "hits"]
     row_id, proxy, key, hits = column["id"], column["proxy"], column["key"], column["hits"]
     columns, values = ", ".join(column[f] for f in inserted), ", ".join(["%s"] * len(inserted))
     insert = f"INSERT INTO {table} ({columns}) VALUES ({values})"
     update = f"UPDATE {table} SET {', '.join(f'{column[f]} = %s' for f in updated)} WHERE {row_id} = %s"
     new_rows = f"SELECT {row_id}, {key} FROM {table} WHERE {proxy} = %s AND {row_id} > %s ORDER BY {row_id}"
-    add_hits = f"UPDATE {table} SET {hits} = {hits} + %s WHERE {row_id} = %s"
+    last_hit_at = column["last_hit_at"]
+    add_hits = f"UPDATE {table} SET {hits} = {hits} + %s, {last_hit_at} = %s WHERE {row_id} = %s"
     return insert, update, new_rows, add_hits
 
 

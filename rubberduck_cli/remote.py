@@ -160,6 +160,81 @@ def cache():
     """A proxy's cache."""
 
 
+@cache.command("ls")
+@on_a_proxy
+@click.option("--model", help="Only entries of this model (exact).")
+@click.option("--path", help="Only entries whose path contains this.")
+@click.option("-q", "--search", "q", help="Only entries whose key, model or path contains this.")
+def cache_ls(server, proxy, model, path, q, as_json):
+    """A proxy's cached answers (its recording): key, request, status, size, hits, when recorded."""
+    entries = server.proxy(proxy).cache.ls(model=model, path=path, q=q)
+    emit(as_json, entries, cache_table(entries))
+
+
+def cache_table(entries: list[dict]) -> str:
+    if not entries:
+        return "No cached answers."
+    rows = [
+        [e["key"][:12], e["method"], e["path"], e["model"] or "-", e["status"], "yes" if e["stream"] else "no",
+         size(e["size"]), e["hits"], e["recorded_at"]]
+        for e in entries
+    ]  # fmt: skip
+    headers = ["KEY", "METHOD", "PATH", "MODEL", "STATUS", "STREAM", "SIZE", "HITS", "RECORDED"]
+    total = (
+        f"{len(entries)} answer(s), {size(sum(e['size'] for e in entries))}, {sum(e['hits'] for e in entries)} hit(s)"
+    )
+    return f"{table(headers, rows)}\n{total}"
+
+
+def size(count: float) -> str:
+    """Bytes for people: 512 B, 1.5 kB, 2.0 MB."""
+    if count < 1000:
+        return f"{count:.0f} B"
+    for unit in ("kB", "MB", "GB"):
+        count /= 1000
+        if count < 1000 or unit == "GB":
+            return f"{count:.1f} {unit}"
+    return ""
+
+
+@cache.command("export")
+@on_a_proxy
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def cache_export(server, proxy, file, as_json):
+    """Write a proxy's recording (every cached answer, sorted by key) to FILE, as it streams in."""
+    found = server.proxy(proxy)
+    found.cache.export(file)
+    emit(as_json, {"file": file}, f"Exported the cache of {found.name} to {file}.")
+
+
+@cache.command("import")
+@on_a_proxy
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def cache_import(server, proxy, file, as_json):
+    """Load a recording FILE into a proxy's cache (all of it, or nothing when a line is bad)."""
+    found = server.proxy(proxy)
+    counts = found.cache.import_(file)
+    text = ", ".join(f"{counts.get(word, 0)} {word}" for word in ("added", "replaced", "unchanged"))
+    emit(as_json, counts, f"Imported {file} into {found.name}: {text}.")
+
+
+@cache.command("rm")
+@on_a_proxy
+@click.argument("key")
+def cache_rm(server, proxy, key, as_json):
+    """Delete one cached answer: KEY as `cache ls` shows it (a unique start of the key will do)."""
+    found = server.proxy(proxy)
+    matches = [e["key"] for e in found.cache.ls(q=key) if e["key"].startswith(key)]
+    if len(matches) != 1:
+        raise click.ClickException(
+            f"{found.name} has no cached answer with a key starting {key!r}."
+            if not matches
+            else f"{len(matches)} cached answers of {found.name} have a key starting {key!r}: give more of it."
+        )
+    found.cache.delete(matches[0])
+    emit(as_json, {"deleted": matches[0]}, f"Deleted {matches[0]} from {found.name}.")
+
+
 @cache.command("clear")
 @on_a_proxy
 def cache_clear(server, proxy, as_json):

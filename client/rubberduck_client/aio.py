@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
 import httpx
 
 from rubberduck_client import plans
 from rubberduck_client.failures import FailureParts, failure_config
-from rubberduck_client.records import LogFilters, ProxyRecord, ProxySettings
+from rubberduck_client.records import CacheFilters, LogFilters, ProxyRecord, ProxySettings
 from rubberduck_client.transport import client_options, run_async
 
 T = TypeVar("T")
@@ -125,3 +126,15 @@ class AsyncProxyCache:
 
     async def clear(self) -> int:
         return await self.proxy.client.run(plans.clear_cache(self.proxy.id))
+
+    async def ls(self, **filters: Unpack[CacheFilters]) -> list[dict[str, Any]]:
+        return await self.proxy.client.run(plans.cache_entries(self.proxy.id, filters))
+
+    async def delete(self, key: str) -> None:
+        await self.proxy.client.run(plans.delete_cache_entry(self.proxy.id, key))
+
+    async def export(self, path: str | os.PathLike[str]) -> Path:
+        return await self.proxy.client.run(plans.export_cache(self.proxy.id, path))
+
+    async def import_(self, path: str | os.PathLike[str]) -> dict[str, int]:
+        return await self.proxy.client.run(plans.import_cache(self.proxy.id, path))

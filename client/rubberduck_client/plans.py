@@ -31,6 +31,9 @@ class Call:
     json: Any = None
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # A 2xx answer's body goes to this file as it arrives (its Answer then has an empty body); the file is
+    # replaced only once the whole body is in, so a failed download leaves what was there.
+    download: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -161,9 +164,46 @@ def clone_proxy(proxy_id: int, name: str | None) -> Plan[dict]:
     return (yield from serving(proxy))
 
 
+# Cache (recordings: docs/recordings.md)
+
+CACHE_PAGE_SIZE = "500"  # the most the server gives a page
+RECORDING_TYPE = "application/x-ndjson"
+
+
 def clear_cache(proxy_id: int) -> Plan[int]:
     answer = yield from fetch(Call("DELETE", proxy_path(proxy_id, "cache")))
     return answer["deleted"]
+
+
+def cache_entries(proxy_id: int, filters: Mapping[str, Any]) -> Plan[list[dict]]:
+    """Every cached entry matching the filters (`model` exact, `path` and `q` substrings), all pages."""
+    params = {key: str(value) for key, value in filters.items() if value not in (None, "")}
+    page = yield from fetch(
+        Call("GET", proxy_path(proxy_id, "cache/"), params={"page_size": CACHE_PAGE_SIZE, **params})
+    )
+    entries = list(page["results"])
+    while page["next"]:
+        page = yield from fetch(Call("GET", page["next"]))
+        entries += page["results"]
+    return entries
+
+
+def delete_cache_entry(proxy_id: int, key: str) -> Plan[None]:
+    yield from fetch(Call("DELETE", proxy_path(proxy_id, f"cache/{key}")))
+
+
+def export_cache(proxy_id: int, path: str | os.PathLike[str]) -> Plan[Path]:
+    """The proxy's recording (every entry, sorted by key) streamed into the file at `path`."""
+    target = Path(path)
+    yield from fetch(Call("GET", proxy_path(proxy_id, "cache/export"), download=target))
+    return target
+
+
+def import_cache(proxy_id: int, path: str | os.PathLike[str]) -> Plan[dict]:
+    """A recording file into the proxy's cache: {added, replaced, unchanged}."""
+    body = Path(path).read_bytes()
+    call = Call("POST", proxy_path(proxy_id, "cache/import"), content=body, headers={"content-type": RECORDING_TYPE})
+    return (yield from fetch(call))
 
 
 # Failures

@@ -9,6 +9,9 @@ marker that injects failures for one test.
 - `@pytest.mark.rubberduck_failures(errors={429: 1.0}, proxy="name")`: the failure config (the keywords of
   `Proxy.failing`, or a config mapping as the first argument) applied while the test runs and the previous one
   restored after it. Without `proxy`, it applies to every proxy `rubberduck_proxy` makes in the test.
+- `--rubberduck-record-mode=none|once|all` (recordings.py): each proxy the suite uses answers from its recording
+  in `--rubberduck-recordings` (default `tests/recordings` under the rootdir), or records into it;
+  `rubberduck_recordings` (session) is that run's `Recordings`, None without the option.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pytest
 from rubberduck_client.errors import RubberduckError
 from rubberduck_client.failures import failure_config
 from rubberduck_client.local_server import LocalServer
+from rubberduck_client.recordings import MODES, Recordings
 from rubberduck_client.sync import Proxy, Rubberduck
 
 MARKER = "rubberduck_failures"
@@ -46,6 +50,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="The `rubberduck` program that starts a throwaway server "
         "(default: $RUBBERDUCK_SERVER_CMD, else `rubberduck`); it is given `serve --port P` and "
         "`token create EMAIL --create-user`.",
+    )
+    group.addoption(
+        "--rubberduck-record-mode",
+        choices=MODES,
+        help="Proxies answer from recordings: none = replay only (a call not recorded fails), once = replay a "
+        "proxy that has a recording and record one that has none, all = record every proxy afresh. "
+        "Default: no recordings (each proxy caches as it is set to).",
+    )
+    group.addoption(
+        "--rubberduck-recordings",
+        metavar="DIR",
+        help="Where the recordings are, one <proxy name>.rubberduck.jsonl a proxy (default: tests/recordings "
+        "under the rootdir).",
     )
 
 
@@ -99,6 +116,46 @@ def rubberduck_server(
 def rubberduck(rubberduck_server: RubberduckServer) -> Iterator[Rubberduck]:
     with Rubberduck(rubberduck_server.url, rubberduck_server.token) as client:
         yield client
+
+
+def recordings_dir(config: pytest.Config) -> Path:
+    given = config.getoption("rubberduck_recordings")
+    return Path(given).resolve() if given else config.rootpath / "tests" / "recordings"
+
+
+@pytest.fixture(scope="session")
+def rubberduck_recordings(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Recordings | None]:
+    """With --rubberduck-record-mode: the run's recordings. A proxy already on the server with a recording is
+    attached now (its previous cache mode restored at the end); each proxy rubberduck_proxy makes, when made.
+    Changed recordings are written when the session ends."""
+    mode = pytestconfig.getoption("rubberduck_record_mode")
+    if mode is None:
+        yield None
+        return
+    recordings = Recordings(mode, recordings_dir(pytestconfig))
+    client: Rubberduck = request.getfixturevalue("rubberduck")
+    on_disk = set(recordings.names_on_disk())
+    for proxy in client.proxies() if on_disk else []:
+        if proxy.name in on_disk:
+            recordings.attach(proxy, keep=True)
+    yield recordings
+    pytestconfig.stash[written_key] = recordings.finish()
+
+
+written_key = pytest.StashKey[list[Path]]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _rubberduck_recordings_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> None:
+    # Before the first test, so that a proxy on the server replays from its first call on.
+    if pytestconfig.getoption("rubberduck_record_mode"):
+        request.getfixturevalue("rubberduck_recordings")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    written = config.stash.get(written_key, None)
+    if written:
+        terminalreporter.write_line(f"rubberduck: wrote {len(written)} recording(s): {', '.join(map(str, written))}")
 
 
 @dataclass
@@ -189,19 +246,35 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 @pytest.fixture
 def rubberduck_proxy(
-    rubberduck: Rubberduck, request: pytest.FixtureRequest, _rubberduck_failures: None
+    rubberduck: Rubberduck,
+    request: pytest.FixtureRequest,
+    _rubberduck_failures: None,
+    rubberduck_recordings: Recordings | None,
 ) -> Iterator[Callable[..., Proxy]]:
-    made: list[Proxy] = []
+    made: list[tuple[Proxy, str]] = []  # each with its recording's name
+    unnamed: list[Proxy] = []
     marked = request.node.stash.get(marked_failures_key, None)
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")[:60]
 
     def make(provider: str = "openai", *, name: str | None = None, **settings: Any) -> Proxy:
         proxy = rubberduck.create_proxy(name or f"{stem}-{secrets.token_hex(3)}", provider=provider, **settings)
-        made.append(proxy)
+        # An unnamed proxy's recording is named after the test (its own name is drawn anew each run).
+        if name is None:
+            unnamed.append(proxy)
+        recording = name or (stem if len(unnamed) == 1 else f"{stem}-{len(unnamed)}")
+        made.append((proxy, recording))
         if marked is not None:
             marked.for_new(proxy)
+        if rubberduck_recordings is not None:
+            rubberduck_recordings.attach(proxy, recording)
         return proxy
 
     yield make
-    for proxy in made:
+    for proxy, recording in made:
+        if rubberduck_recordings is not None:
+            try:
+                rubberduck_recordings.detach(proxy, recording, stop=True)
+            except RubberduckError as e:
+                if e.status != 404:  # deleted by the test: nothing to take
+                    raise
         proxy.delete(missing_ok=True)

@@ -15,8 +15,17 @@ class ProxySettings(TypedDict, total=False):
     upstream_url: str
     tls: bool
     replay: str
+    cache_mode: str
     description: str
     tags: list[str]
+
+
+class CacheFilters(TypedDict, total=False):
+    """`model` exact, `path` a substring of the path, `q` a substring of the key, model or path."""
+
+    model: str
+    path: str
+    q: str
 
 
 class LogFilters(TypedDict, total=False):
@@ -68,6 +77,12 @@ class ProxyRecord:
     @property
     def upstream_url(self) -> str:
         return self.data["upstream_url"]
+
+    @property
+    def cache_mode(self) -> str:
+        """record (answer from the cache, store misses), replay (answer only from it: a miss is an error),
+        refresh (always ask the upstream, store the answer) or off; `update(cache_mode=...)` changes it."""
+        return self.data["cache_mode"]
 
     @property
     def tags(self) -> list[str]:

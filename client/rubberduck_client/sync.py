@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
 import httpx
 
 from rubberduck_client import plans
 from rubberduck_client.failures import FailureParts, failure_config
-from rubberduck_client.records import LogFilters, ProxyRecord, ProxySettings
+from rubberduck_client.records import CacheFilters, LogFilters, ProxyRecord, ProxySettings
 from rubberduck_client.transport import client_options, run
 
 T = TypeVar("T")
@@ -136,3 +137,21 @@ class ProxyCache:
     def clear(self) -> int:
         """Empties the proxy's cache; returns how many entries went."""
         return self.proxy.client.run(plans.clear_cache(self.proxy.id))
+
+    def ls(self, **filters: Unpack[CacheFilters]) -> list[dict[str, Any]]:
+        """Every cached entry matching the filters (all pages): key, method, path, model, status, stream, size,
+        hits, recorded_at, last_hit_at."""
+        return self.proxy.client.run(plans.cache_entries(self.proxy.id, filters))
+
+    def delete(self, key: str) -> None:
+        """Deletes one entry (RubberduckError 404 when it has none with that key)."""
+        self.proxy.client.run(plans.delete_cache_entry(self.proxy.id, key))
+
+    def export(self, path: str | os.PathLike[str]) -> Path:
+        """Streams its recording (every entry, sorted by key) into the file at `path`; returns that path."""
+        return self.proxy.client.run(plans.export_cache(self.proxy.id, path))
+
+    def import_(self, path: str | os.PathLike[str]) -> dict[str, int]:
+        """Loads a recording file into its cache: {added, replaced, unchanged}. A bad file is refused whole
+        (RubberduckError 400 naming the line)."""
+        return self.proxy.client.run(plans.import_cache(self.proxy.id, path))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -46,6 +48,81 @@ def unreachable(http: httpx.Client | httpx.AsyncClient, error: httpx.TransportEr
     return RubberduckError(None, f"Cannot reach Rubberduck at {http.base_url}: {error}", code="unreachable")
 
 
+class Download:
+    """A body written as it arrives to a temporary file beside the target, which replaces the target once all of
+    it is in (a broken download leaves the target as it was)."""
+
+    def __init__(self, target: Path):
+        self.target = target
+        self.file: IO[bytes] | None = None
+        self.name = ""
+
+    def __enter__(self) -> Download:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        handle, self.name = tempfile.mkstemp(prefix=f".{self.target.name}.", dir=self.target.parent)
+        self.file = os.fdopen(handle, "wb")
+        return self
+
+    def write(self, chunk: bytes) -> None:
+        assert self.file is not None
+        self.file.write(chunk)
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        assert self.file is not None
+        self.file.close()
+        if kind is None:
+            os.chmod(self.name, file_mode(self.target))
+            os.replace(self.name, self.target)
+        else:
+            with suppress(OSError):
+                os.unlink(self.name)
+
+
+def file_mode(path: Path) -> int:
+    """The mode the file has, else what a new file gets (mkstemp's are private to their owner)."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def downloaded(response: httpx.Response) -> Answer:
+    return Answer(response.status_code, response.headers, b"", response.reason_phrase)
+
+
+def send(http: httpx.Client, call: Call) -> Answer:
+    if call.download is None:
+        return answer_of(http.send(request_of(http, call)))
+    response = http.send(request_of(http, call), stream=True)
+    try:
+        if not response.is_success:
+            response.read()
+            return answer_of(response)
+        with Download(call.download) as out:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+        return downloaded(response)
+    finally:
+        response.close()
+
+
+async def send_async(http: httpx.AsyncClient, call: Call) -> Answer:
+    if call.download is None:
+        return answer_of(await http.send(request_of(http, call)))
+    response = await http.send(request_of(http, call), stream=True)
+    try:
+        if not response.is_success:
+            await response.aread()
+            return answer_of(response)
+        with Download(call.download) as out:
+            async for chunk in response.aiter_bytes():
+                out.write(chunk)
+        return downloaded(response)
+    finally:
+        await response.aclose()
+
+
 @dataclass(frozen=True)
 class Done:
     value: Any
@@ -67,10 +144,10 @@ def run(http: httpx.Client, plan: Plan[T]) -> T:
                 step = advance(plan, None)
                 continue
             try:
-                response = http.send(request_of(http, step))
+                answer = send(http, step)
             except httpx.TransportError as e:
                 raise unreachable(http, e) from e
-            step = advance(plan, answer_of(response))
+            step = advance(plan, answer)
         return step.value
 
 
@@ -83,8 +160,8 @@ async def run_async(http: httpx.AsyncClient, plan: Plan[T]) -> T:
                 step = advance(plan, None)
                 continue
             try:
-                response = await http.send(request_of(http, step))
+                answer = await send_async(http, step)
             except httpx.TransportError as e:
                 raise unreachable(http, e) from e
-            step = advance(plan, answer_of(response))
+            step = advance(plan, answer)
         return step.value

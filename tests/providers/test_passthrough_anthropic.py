@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import flushed_logs, run_async, set_failures, wait_until
 from tests.fakes import anthropic as fake
-from tests.fakes.server import FakeUpstream, Reply, chunked
+from tests.fakes.server import Reply, chunked
 
 REQUESTS = [
     {
@@ -26,13 +26,6 @@ CONTENT = bytes(range(256)) * 16 + b"\r\n--boundary\r\n\r\n%PDF-1.7\n"
 @pytest.fixture
 def account():
     return fake.Account()
-
-
-@pytest.fixture
-def upstream(account):
-    server = FakeUpstream(account.respond).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import pytest
 
 from tests.conftest import flushed_logs, set_failures, wait_until
 from tests.fakes import azure_openai as fake
-from tests.fakes.server import FakeUpstream
 
 API_VERSION = "2024-10-21"
 CONTENT = bytes(range(256)) * 64 + b'\n{"custom_id": "1"}\r\n'
@@ -15,13 +14,6 @@ CONTENT = bytes(range(256)) * 64 + b'\n{"custom_id": "1"}\r\n'
 @pytest.fixture
 def account():
     return fake.Account()
-
-
-@pytest.fixture
-def upstream(account):
-    server = FakeUpstream(account.respond).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from google.genai import errors, types
 
 from tests.conftest import flushed_logs, set_failures, wait_until
 from tests.fakes import google as fake
-from tests.fakes.server import FakeUpstream
 
 MODEL = "gemini-2.5-flash"
 # Two 8 MiB chunks and a piece: the SDK uploads each in a request of its own.
@@ -21,13 +20,6 @@ CONTENT = bytes(range(256)) * (20 * 1024 * 1024 // 256)
 @pytest.fixture
 def account():
     return fake.GeminiAccount()
-
-
-@pytest.fixture
-def upstream(account):
-    server = FakeUpstream(account.respond).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

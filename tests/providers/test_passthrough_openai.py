@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import flushed_logs, run_async, set_failures, wait_until
 from tests.fakes import openai as fake
-from tests.fakes.server import FakeUpstream, Reply, chunked
+from tests.fakes.server import Reply, chunked
 
 # Bytes of every value, CR LF and what looks like multipart framing: what a parser would trip on, passed through.
 CONTENT = bytes(range(256)) * 64 + b'\r\n--boundary\r\n\r\n{"custom_id": "1"}\n'
@@ -20,13 +20,6 @@ BIG = 32 * 1024 * 1024
 @pytest.fixture
 def account():
     return fake.Account()
-
-
-@pytest.fixture
-def upstream(account):
-    server = FakeUpstream(account.respond).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

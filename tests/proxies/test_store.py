@@ -40,17 +40,35 @@ def test_each_batch_learns_the_ids_of_its_own_new_rows_only(user):
     assert store.last == store.ids["c" * 64] > other_store.ids["b" * 64] > store.ids["a" * 64]
 
 
-def test_storing_a_key_again_replaces_the_answer_in_place_and_keeps_its_hits_and_age(user):
+def test_storing_a_key_again_replaces_the_answer_in_place_keeps_its_hits_and_records_it_again(user):
     proxy = ProxyFactory(owner=user)
     store = ProxyStore(proxy.id, {})
     store.save({"k" * 64: Cached(200, HEADERS, b"old", None, None)})
     store.add_hits({"k" * 64: 3, "never stored": 5})
     first = CacheEntry.objects.get()
+    assert first.last_hit_at is not None
     store.save({"k" * 64: Cached(200, HEADERS, b"new answer", None, None)})
 
     entry = CacheEntry.objects.get()
     assert (entry.id, bytes(entry.body), entry.size, entry.hits) == (first.id, b"new answer", 10, 3)
-    assert entry.created_at == first.created_at
+    assert entry.created_at >= first.created_at  # a refresh: recorded now
+
+
+def test_it_stores_what_the_listing_shows_of_the_request_without_credentials(user):
+    proxy = ProxyFactory(owner=user, provider="gemini")
+    store = ProxyStore(proxy.id, {})
+    path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    details = ("POST", path, "alt=sse&key=AIza-secret", "gemini-2.5-flash", True)
+    store.save({"k" * 64: Cached(200, HEADERS, b"data: {}\n\n", ((0.0, 10),), None, details=details)})
+
+    entry = CacheEntry.objects.get()
+    assert (entry.method, entry.path, entry.model, entry.stream) == (
+        "POST",
+        path + "?alt=sse",
+        "gemini-2.5-flash",
+        True,
+    )
+    assert entry.last_hit_at is None
 
 
 def test_a_row_deleted_meanwhile_is_forgotten_when_looked_up(user):

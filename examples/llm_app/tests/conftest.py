@@ -2,7 +2,8 @@
 tests/fakes: real HTTP servers on loopback). The app is configured as in production: by its SDKs' environment.
 
 The rubberduck_* fixtures and the rubberduck_failures marker come from the rubberduck-client pytest plugin; with no
---rubberduck-url, it starts a throwaway Rubberduck server for the session."""
+--rubberduck-url, it starts a throwaway Rubberduck server for the session. With --rubberduck-record-mode=none, the
+proxies answer from tests/recordings and no upstream runs at all."""
 
 from collections.abc import Callable, Iterator
 
@@ -10,53 +11,56 @@ import pytest
 from summarizer import Summarizer, Summary
 
 from rubberduck_client import Proxy
+from rubberduck_client.recordings import Recordings
 from tests.fakes import anthropic as fake_anthropic
 from tests.fakes import openai as fake_openai
 from tests.fakes.server import FakeUpstream
 
 TIMEOUT = 2.0  # the app's timeout per attempt; a hang costs three of them (max_retries=2)
+# Named, so that a test can fail one of them (@pytest.mark.rubberduck_failures(proxy=OPENAI, ...)) and so that
+# each has its recording in tests/recordings.
+OPENAI = "llm-app-tests-openai"
+ANTHROPIC = "llm-app-tests-anthropic"
 
 
-def upstream(respond) -> Iterator[FakeUpstream]:
+class Unreachable:
+    """The upstream of a proxy that replays its recording: nothing listens there, and nothing may reach it."""
+
+    url = "http://127.0.0.1:9"  # the discard port: a call that got through would fail to connect
+
+    def __init__(self) -> None:
+        self.requests: list = []
+
+
+def upstream(respond, proxy_name: str, recordings: Recordings | None) -> Iterator[FakeUpstream | Unreachable]:
+    if recordings is not None and recordings.replaying(proxy_name):
+        yield Unreachable()
+        return
     fake = FakeUpstream(respond).start()
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def openai_upstream() -> Iterator[FakeUpstream]:
-    yield from upstream(fake_openai.respond)
+def openai_upstream(rubberduck_recordings) -> Iterator[FakeUpstream | Unreachable]:
+    yield from upstream(fake_openai.respond, OPENAI, rubberduck_recordings)
 
 
 @pytest.fixture
-def anthropic_upstream() -> Iterator[FakeUpstream]:
-    yield from upstream(fake_anthropic.respond)
+def anthropic_upstream(rubberduck_recordings) -> Iterator[FakeUpstream | Unreachable]:
+    yield from upstream(fake_anthropic.respond, ANTHROPIC, rubberduck_recordings)
 
 
-def serving_its_failures(proxy: Proxy) -> Proxy:
-    """The proxy, failing as its config says from its first request on. rubberduck_failures sets the config once the
-    proxy serves, and a running proxy takes a new config within a reconcile tick (≤ 0.5 s): a restart takes it now."""
-    if proxy.failures():
-        proxy.stop()
-        proxy.start()
-    return proxy
-
-
-# Named, so that a test can fail one of them: @pytest.mark.rubberduck_failures(proxy="llm-app-tests-openai", ...)
 @pytest.fixture
 def openai_proxy(rubberduck_proxy, openai_upstream) -> Proxy:
-    proxy = rubberduck_proxy(
-        "openai", name="llm-app-tests-openai", model_name="gpt-4o-mini", upstream_url=openai_upstream.url + "/v1"
-    )
-    return serving_its_failures(proxy)
+    return rubberduck_proxy("openai", name=OPENAI, model_name="gpt-4o-mini", upstream_url=openai_upstream.url + "/v1")
 
 
 @pytest.fixture
 def anthropic_proxy(rubberduck_proxy, anthropic_upstream) -> Proxy:
-    proxy = rubberduck_proxy(
-        "anthropic", name="llm-app-tests-anthropic", model_name="claude-haiku-4-5", upstream_url=anthropic_upstream.url
+    return rubberduck_proxy(
+        "anthropic", name=ANTHROPIC, model_name="claude-haiku-4-5", upstream_url=anthropic_upstream.url
     )
-    return serving_its_failures(proxy)
 
 
 @pytest.fixture

@@ -70,18 +70,20 @@ function query(params) {
   return s ? `?${s}` : ''
 }
 
-export async function request(method, url, { body, params, allow = [], polls = 120 } = {}) {
+// `body` is sent as JSON; `raw` (FormData, a File...) as it is, with `contentType` if given (FormData sets its own).
+export async function request(method, url, { body, raw, contentType, params, allow = [], polls = 120 } = {}) {
   const headers = { Accept: 'application/json' }
   if (method !== 'GET' && method !== 'HEAD') {
     await ensureCsrf()
     headers['X-CSRFToken'] = getCookie('csrftoken') || ''
   }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (raw !== undefined && contentType) headers['Content-Type'] = contentType
   const res = await fetch(url + query(params), {
     method,
     headers,
     credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
   })
   if (res.status === 204) return null
   // A write the running proxy has not applied yet: 202 and where to poll, which answers as the write would.
@@ -172,6 +174,16 @@ export const api = {
   startProxy: (id) => post(`${API}/proxies/${id}/start`, {}),
   stopProxy: (id, mode = 'graceful') => post(`${API}/proxies/${id}/stop`, { mode }),
   clearCache: (id) => del(`${API}/proxies/${id}/cache`),
+  // {count, total_bytes, total_hits, next, previous, results}; params: q, model, path, page, page_size.
+  cacheEntries: (id, params) => get(`${API}/proxies/${id}/cache/`, params),
+  deleteCacheEntry: (id, key) => del(`${API}/proxies/${id}/cache/${encodeURIComponent(key)}`),
+  cacheExportUrl: (id) => `${API}/proxies/${id}/cache/export`,
+  // A multipart form: a session's CSRF check reads form bodies only, and refuses any other with a 415.
+  importCache: (id, file) => {
+    const form = new FormData()
+    form.append('file', file)
+    return request('POST', `${API}/proxies/${id}/cache/import`, { raw: form })
+  },
   failures: (id) => get(`${API}/proxies/${id}/failures`),
   saveFailures: (id, config) => put(`${API}/proxies/${id}/failures`, config),
   cloneProxy: (id, name) => post(`${API}/proxies/${id}/clone`, name ? { name } : {}),

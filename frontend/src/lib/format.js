@@ -47,3 +47,15 @@ export function localToIso(value) {
   const d = new Date(value)
   return Number.isNaN(d.getTime()) ? '' : d.toISOString()
 }
+
+export function fmtBytes(n) {
+  if (n == null || Number.isNaN(n)) return '—'
+  if (n < 1000) return `${int.format(n)} B`
+  const units = ['kB', 'MB', 'GB']
+  let v = n
+  for (const u of units) {
+    v /= 1000
+    if (v < 1000 || u === 'GB') return `${dec1.format(v)} ${u}`
+  }
+  return '—'
+}
