@@ -41,6 +41,16 @@ class LogEntry(models.Model):
         IP_BLOCKED = "ip_blocked"
         STREAM_CUT = "stream_cut"
         NOT_RECORDED = "not_recorded"  # a replaying proxy had no recorded answer (docs/recordings.md)
+        # The upstream's, never simulated: it could not be reached or broke off (the client got a 502/504 or the
+        # cut), its 2xx did not parse, or its answer was over the cache's entry limit (forwarded, not cached).
+        UPSTREAM_DOWN = "upstream_down"
+        UPSTREAM_DNS = "upstream_dns"
+        UPSTREAM_TLS = "upstream_tls"
+        UPSTREAM_RESET = "upstream_reset"
+        UPSTREAM_CUT = "upstream_cut"
+        UPSTREAM_TIMEOUT = "upstream_timeout"
+        UPSTREAM_INVALID = "upstream_invalid"
+        TOO_LARGE = "too_large"
 
     # No index of its own: log_proxy_time starts with it, and every index costs each insert (D29).
     proxy = models.ForeignKey("proxies.Proxy", on_delete=models.CASCADE, related_name="log_entries", db_index=False)

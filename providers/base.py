@@ -86,6 +86,10 @@ class Request:
                     self._json = None
         return self._json
 
+    def forget_json(self) -> None:
+        """Drops the parsed body (parsed again if asked for again): a big body's is not kept while it is in flight."""
+        self._json, self._json_parsed = None, False
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:

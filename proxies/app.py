@@ -262,9 +262,14 @@ class TooLarge(Exception):
     """A body over the port's limit (RUBBERDUCK_MAX_REQUEST_BYTES), announced or sent (D50)."""
 
 
+# A body announced above this is read into one buffer of its length, not gathered in parts and joined (D61).
+BIG_BODY_BYTES = 1 << 20
+
+
 async def read_body(receive, scope, limit: int) -> bytes:
-    """The request's body, whole. One that came in one piece (most do) is returned as it is; a longer one is
-    refused as soon as its Content-Length or what arrived is over `limit`."""
+    """The request's body, whole (the cache key needs it). One that came in one piece (most do) is returned as it
+    is; a longer one is refused as soon as its Content-Length or what arrived is over `limit` (D50), and a big one
+    announced by its Content-Length is copied into one buffer as it arrives (D61)."""
     message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientGone("client left while sending its request")
@@ -272,6 +277,8 @@ async def read_body(receive, scope, limit: int) -> bytes:
     if not message.get("more_body"):
         return body
     announced = content_length(scope["headers"])
+    if announced > BIG_BODY_BYTES and announced <= limit:
+        return await read_into(receive, body, announced)
     size, chunks = len(body), [body]
     while size <= limit and announced <= limit:
         message = await receive()
@@ -291,3 +298,22 @@ def content_length(raw_headers: list[tuple[bytes, bytes]]) -> int:
         if name == b"content-length":
             return int(value)
     return 0
+
+
+async def read_into(receive, first: bytes, length: int) -> bytes:
+    """The rest of a body of `length` bytes (the parser holds it to that), copied after `first` into one buffer."""
+    buffer = bytearray(length)
+    view = memoryview(buffer)
+    view[: len(first)] = first
+    at = len(first)
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone("client left while sending its request")
+        part = message.get("body", b"")
+        view[at : at + len(part)] = part
+        at += len(part)
+        more = message.get("more_body", False)
+    view.release()
+    return bytes(buffer) if at == length else bytes(buffer[:at])

@@ -22,6 +22,7 @@ class ProxySettings:
     chaos: Chaos
     private_networks: bool  # may forward to private addresses (proxies/addresses.py): the owner's policy
     cache_mode: str = "record"  # Proxy.CacheMode: record, replay, refresh or off
+    max_entry_bytes: int = 16 << 20  # a larger answer streams through uncached: RUBBERDUCK_CACHE_MAX_ENTRY_BYTES
 
 
 class ClientGone(Exception):

@@ -8,7 +8,7 @@ import asyncio
 from providers.base import HOP_BY_HOP, UpstreamRequest
 from proxies.disconnect import DisconnectWatch
 from proxies.flow import ClientGone, Flow
-from proxies.upstream import UPSTREAM_ERRORS
+from proxies.upstream import UPSTREAM_ERRORS, broken
 
 # Response headers not relayed: hop-by-hop ones, and the two uvicorn sets itself.
 DROPPED_HEADERS = HOP_BY_HOP | {"date", "server"}
@@ -84,7 +84,8 @@ async def relay_through(flow: Flow, response) -> None:
     try:
         async for chunk in response.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    except UPSTREAM_ERRORS:
+    except UPSTREAM_ERRORS as e:
+        flow.record.failure = broken(e, answered=True)[1]
         raise ClientGone("the upstream answer broke off") from None
     await send({"type": "http.response.body", "body": b""})
 

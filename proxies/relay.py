@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
+
 from providers.base import HOP_BY_HOP, Answer, Fault, UpstreamRequest
 from proxies.cache import Cached, ProxyCache
 from proxies.failures import StreamRule
 from proxies.flow import ClientGone, Flow
 from proxies.passthrough import relay_through
-from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool, unreachable
+from proxies.upstream import UPSTREAM_ERRORS, UpstreamPool, broken
 
 # Response headers never copied from upstream or a cache entry: hop-by-hop, framing, and per-answer ones.
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}
@@ -40,15 +42,10 @@ async def send_answer(flow: Flow, answer: Answer, failure: str | None = None) ->
 
 async def forward(flow: Flow, outgoing: UpstreamRequest, upstream: UpstreamPool, cache: ProxyCache) -> None:
     """Sends the request upstream and relays the answer; a complete successful one is cached under the flow's key."""
-    provider = flow.settings.provider
     try:
         response = await upstream.send(flow.record.method, outgoing.url, outgoing.headers, outgoing.body)
     except UPSTREAM_ERRORS as e:
-        if not isinstance(e, TimeoutError):
-            message = unreachable(e)
-            return await send_answer(flow, provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message))
-        message = "Rubberduck timed out waiting for the upstream."
-        return await send_answer(flow, provider.error(504, Fault.UPSTREAM_TIMEOUT, message=message))
+        return await send_broken(flow, e, answered=False)
     try:
         headers = [
             (name, v.decode("latin-1"))
@@ -65,27 +62,97 @@ async def forward(flow: Flow, outgoing: UpstreamRequest, upstream: UpstreamPool,
         response.release()  # back to the pool when read to the end, else the connection is closed
 
 
+async def send_broken(flow: Flow, error: Exception, *, answered: bool) -> None:
+    """The provider-shaped 502 or 504 for an upstream that failed before the client got anything."""
+    status, failure, message = broken(error, answered=answered)
+    fault = Fault.UPSTREAM_TIMEOUT if status == 504 else Fault.UPSTREAM_UNREACHABLE
+    if failure is not None:
+        flow.record.failure = failure
+    await send_answer(flow, flow.settings.provider.error(status, fault, message=message), failure=failure)
+
+
 async def relay_body(flow: Flow, response, headers: list[tuple[str, str]], cache: ProxyCache) -> None:
+    """An answer that is not a stream: held whole (to cache it, or to make its URLs the proxy's) up to the cache's
+    entry limit; a larger one is sent on as it arrives (relay_large)."""
     record = flow.record
+    limit = flow.settings.max_entry_bytes
+    length = response.content_length
     try:
-        body = await response.read()
-    except UPSTREAM_ERRORS:
-        message = "The upstream closed the connection before its answer was complete."
-        return await send_answer(flow, flow.settings.provider.error(502, Fault.UPSTREAM_UNREACHABLE, message=message))
+        if length is not None and length <= limit and "content-encoding" not in response.headers:
+            body = await response.read()  # the common case, as aiohttp reads it
+        else:  # its length unknown (chunked, or decoded on the way in), or over the limit
+            parts, over = await read_within(response.content, limit if length is None or length <= limit else -1)
+            if over:
+                return await relay_large(flow, response, headers, parts)
+            body = b"".join(parts) if len(parts) != 1 else parts[0] if parts else b""
+    except UPSTREAM_ERRORS as e:
+        return await send_broken(flow, e, answered=True)
     status = response.status
     record.status_code = status
     if 200 <= status < 300:
         record.usage = flow.settings.provider.answer_usage(flow.route, body, headers)
-        if flow.key is not None:
+        if flow.key is None:
+            body = for_client(flow, body)
+        elif record.usage is None and not readable(headers, body):
+            record.failure = "upstream_invalid"  # a 2xx whose JSON does not parse goes to the client, uncached
+        else:
             details = (record.method, record.path, flow.query, record.model, False)
             cache.put(flow.key, Cached(status, tuple(headers), body, None, record.usage, details=details))
-        else:
-            body = for_client(flow, body)
     out = [*headers, ("content-length", str(len(body)))]
     if record.cache != "bypass":
         out.append(("x-rubberduck-cache", record.cache))
     await flow.send({"type": "http.response.start", "status": status, "headers": encode_headers(out)})
     await flow.send({"type": "http.response.body", "body": body})
+
+
+async def read_within(content, limit: int) -> tuple[list[bytes], bool]:
+    """An answer's body as the parts that arrived, and whether they passed `limit` bytes: reading stops there
+    (at once for -1)."""
+    parts: list[bytes] = []
+    if limit < 0:
+        return parts, True
+    size = 0
+    async for chunk in content.iter_any():
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return parts, True
+    return parts, False
+
+
+async def relay_large(flow: Flow, response, headers: list[tuple[str, str]], parts: list[bytes]) -> None:
+    """An answer over the cache's entry limit: what was read so far, then the rest as it arrives; never held
+    whole, never cached (the log entry says `too_large` where it would have been)."""
+    record, send = flow.record, flow.send
+    status = record.status_code = response.status
+    if flow.key is not None and 200 <= status < 300:
+        record.failure = "too_large"
+    out = list(headers)
+    if (length := response.content_length) is not None and "content-encoding" not in response.headers:
+        out.append(("content-length", str(length)))
+    if record.cache != "bypass":
+        out.append(("x-rubberduck-cache", record.cache))
+    await send({"type": "http.response.start", "status": status, "headers": encode_headers(out)})
+    while parts:
+        await send({"type": "http.response.body", "body": parts.pop(0), "more_body": True})
+    try:
+        async for chunk in response.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except UPSTREAM_ERRORS as e:
+        record.failure = broken(e, answered=True)[1]
+        raise ClientGone("the upstream answer broke off") from None
+    await send({"type": "http.response.body", "body": b""})
+
+
+def readable(headers: list[tuple[str, str]], body: bytes) -> bool:
+    """False for an answer that says it is JSON and is not (a 2xx with no usage found: checked before caching)."""
+    if not any(name == "content-type" and "json" in value for name, value in headers):
+        return True
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def for_client(flow: Flow, body: bytes) -> bytes:
@@ -110,6 +177,8 @@ async def relay_stream(flow: Flow, response, headers: list[tuple[str, str]], cac
     t0 = loop.time()
     recording: list[tuple[float, int]] = []
     parts: list[bytes] = []
+    keep = flow.key is not None  # recorded to be cached, up to the cache's entry limit
+    room = flow.settings.max_entry_bytes
     events_sent = 0
     complete = False
     try:
@@ -119,9 +188,16 @@ async def relay_stream(flow: Flow, response, headers: list[tuple[str, str]], cac
                 events_sent = await send_disturbed(flow, events, rule, events_sent)
             else:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            recording.append((round((loop.time() - t0) * 1000.0, 1), len(chunk)))
-            parts.append(chunk)
-    except UPSTREAM_ERRORS:
+            if keep:
+                room -= len(chunk)
+                if room >= 0:
+                    recording.append((round((loop.time() - t0) * 1000.0, 1), len(chunk)))
+                    parts.append(chunk)
+                else:  # too large to cache: let go of what was kept
+                    keep, parts, recording = False, [], []
+                    record.failure = record.failure or "too_large"
+    except UPSTREAM_ERRORS as e:
+        record.failure = broken(e, answered=True)[1]
         raise ClientGone("the upstream stream broke off") from None
     except asyncio.CancelledError:
         # SDKs hang up as soon as they read the terminal event; the stream is complete all the same.
@@ -133,7 +209,7 @@ async def relay_stream(flow: Flow, response, headers: list[tuple[str, str]], cac
     finally:
         if complete:  # usage recorded; cached unless cut short or carrying an error event
             record.usage = inspector.usage
-            if flow.key is not None and not inspector.error and record.failure != "stream_cut":
+            if keep and not inspector.error and record.failure != "stream_cut":
                 details = (record.method, record.path, flow.query, record.model, True)
                 entry = Cached(response.status, tuple(headers), b"".join(parts), tuple(recording), inspector.usage,
                                details=details)  # fmt: skip

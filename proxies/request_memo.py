@@ -91,6 +91,8 @@ class RequestMemo:
                 request.method, key_path, key_query, key_headers, request.body, request.json, content_type
             )
             flow.directive = request.headers.get(CACHE_DIRECTIVE_HEADER)
+        if fingerprint is None:  # a body too big to remember: its parsed JSON, as big again, is let go (D61)
+            request.forget_json()
 
     def remember(self, flow: Flow) -> None:
         """Called once the cache answered a flow with a fingerprint: a repeat is then resolved from here."""

@@ -322,6 +322,7 @@ class Runner:
             replay=row.replay,
             cache_mode=row.cache_mode,
             chaos=Chaos(row.failures, limiter),
+            max_entry_bytes=settings.RUBBERDUCK_CACHE_MAX_ENTRY_BYTES,
             **self._owner_terms(row),
         )
 

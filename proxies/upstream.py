@@ -28,6 +28,9 @@ from proxies.addresses import is_ip, kind_of, own_addresses, refusal, resolved_r
 
 # What sending or reading may raise: aiohttp's own errors, and TimeoutError for connect and read timeouts.
 UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
+# A body above this goes out in slices: given whole, aiohttp joins it to the request's headers (one write), a
+# second copy of it held until it is sent (D66).
+SLICED_BODY_BYTES = 1 << 20
 
 
 class ForbiddenAddress(aiohttp.ClientConnectionError, OSError):
@@ -83,6 +86,10 @@ class UpstreamPool:
         target = encoded_url(url)
         if not self.private_networks() and (reason := literal_refusal(target.raw_host)):
             raise ForbiddenAddress(reason)
+        if type(body) is bytes and len(body) > SLICED_BODY_BYTES:
+            if not any(name.lower() == "content-length" for name, _ in headers):
+                headers = [*headers, ("content-length", str(len(body)))]
+            body = slices(body)
         return await self.session.request(method, target, headers=headers, data=body or None, allow_redirects=False)
 
     async def address_for(self, url: str) -> str | None:
@@ -102,12 +109,40 @@ class UpstreamPool:
         await self.session.close()
 
 
+async def slices(body: bytes, size: int = 1 << 20):
+    """A big body as views of 1 MiB of it, each written once the connection took the one before (no copies)."""
+    view = memoryview(body)
+    for at in range(0, len(view), size):
+        yield view[at : at + size]
+
+
 def unreachable(error: Exception) -> str:
     """What the client is told when the upstream could not be reached (aiohttp wraps a resolver's error)."""
     cause = getattr(error, "os_error", error)
     if isinstance(cause, ForbiddenAddress):
         return f"Rubberduck did not connect to the upstream: {cause.args[0]}, which this proxy may not reach."
     return f"Rubberduck could not reach the upstream: {error.__class__.__name__}."
+
+
+def broken(error: Exception, *, answered: bool) -> tuple[int, str | None, str]:
+    """Why sending or reading failed, as the client's status (502 or 504), the log entry's failure and the
+    message. `answered`: the upstream's headers were in, so it broke off in its body."""
+    if isinstance(error, TimeoutError):
+        return 504, "upstream_timeout", "Rubberduck timed out waiting for the upstream."
+    cause = getattr(error, "os_error", error)
+    if isinstance(cause, ForbiddenAddress):
+        return 502, None, unreachable(error)  # the owner's policy, not a broken upstream
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return 502, "upstream_dns", f"Rubberduck could not resolve the upstream's host name: {error.host}."
+    if isinstance(error, aiohttp.ClientSSLError):
+        return 502, "upstream_tls", f"Rubberduck's TLS handshake with the upstream failed: {cause}."
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return 502, "upstream_down", unreachable(error)
+    if isinstance(error, aiohttp.ClientResponseError) and not answered:  # e.g. a content-encoding it cannot decode
+        return 502, "upstream_invalid", f"The upstream's answer could not be read: {error.message}."
+    if answered:
+        return 502, "upstream_cut", "The upstream closed the connection before its answer was complete."
+    return 502, "upstream_reset", "The upstream closed the connection before it answered."
 
 
 @functools.lru_cache(maxsize=1024)

@@ -207,6 +207,8 @@ RUBBERDUCK_MAX_REQUEST_BYTES = env.int("RUBBERDUCK_MAX_REQUEST_BYTES", default=3
 RUBBERDUCK_MAX_HEADER_BYTES = env.int("RUBBERDUCK_MAX_HEADER_BYTES", default=64 * 1024)  # request line and headers
 RUBBERDUCK_KEEP_ALIVE_SECONDS = env.float("RUBBERDUCK_KEEP_ALIVE_SECONDS", default=75.0)  # an idle connection
 RUBBERDUCK_CLIENT_TIMEOUT_SECONDS = env.float("RUBBERDUCK_CLIENT_TIMEOUT_SECONDS", default=60.0)  # a request's arrival
+# Answers larger than this are forwarded as they arrive, never held whole nor cached.
+RUBBERDUCK_CACHE_MAX_ENTRY_BYTES = env.int("RUBBERDUCK_CACHE_MAX_ENTRY_BYTES", default=16 * 1024 * 1024)
 # Every user's proxies may forward to loopback/private/link-local addresses (staff's always may; also a site setting).
 RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS = env.bool("RUBBERDUCK_ALLOW_PRIVATE_UPSTREAMS", default=False)
 RUBBERDUCK_LOGGING = env.bool("RUBBERDUCK_LOGGING", default=True)

@@ -126,3 +126,13 @@ def test_a_malformed_form_is_keyed_on_its_raw_bytes():
 def test_a_form_never_shares_a_key_with_a_raw_body():
     body, content_type = form()
     assert form_key((body, content_type)) != form_key((body, "application/octet-stream"))
+
+
+def test_it_keys_a_body_over_a_mebibyte_on_its_bytes_as_sent():
+    """Its canonical form would be a third copy in memory; an SDK repeats it byte for byte anyway."""
+    text = "x" * (1 << 20)
+    compact, spaced = f'{{"a":1,"q":"{text}"}}'.encode(), f'{{"q": "{text}", "a": 1}}'.encode()
+    assert canonical_body(compact) is compact
+    assert key(compact) == key(compact) != key(spaced)
+    small = f'{{"a":1,"q":"{text[:1000]}"}}'.encode()
+    assert key(small) == key(f'{{"q": "{text[:1000]}", "a": 1}}'.encode())  # below it, still canonical

@@ -1,6 +1,10 @@
 import { X } from 'lucide-react'
 
-export const FAILURES = ['timeout', 'hang', 'error', 'rate_limit', 'ip_blocked', 'stream_cut', 'not_recorded']
+export const FAILURES = [
+  'timeout', 'hang', 'error', 'rate_limit', 'ip_blocked', 'stream_cut', 'not_recorded',
+  'upstream_down', 'upstream_dns', 'upstream_tls', 'upstream_reset', 'upstream_cut', 'upstream_timeout',
+  'upstream_invalid', 'too_large',
+]
 export const EMPTY_FILTERS = { proxy: '', status: '', cache: '', failure: '', ip: '', since: '', until: '' }
 
 const ctl = 'h-8 rounded-md border border-slate-300 bg-white px-2 text-[13px] text-slate-800 shadow-xs'
