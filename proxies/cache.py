@@ -1,8 +1,8 @@
 """The response cache: a byte-bounded in-memory LRU in front of the durable CacheEntry table.
 
-The request path never touches the database directly: lookups that miss memory but are stored go to `db` (a
-one-thread executor) by row id, and stores are queued there too. The runner hands each cache its store
-(proxies.store.ProxyStore), which does that database work.
+The request path never touches the database directly: lookups that miss memory, of keys the store's filter says
+may be stored, go to `db` (a one-thread executor), and stores are queued there too. The runner hands each cache its
+store (proxies.store.ProxyStore), which does that database work.
 """
 
 from __future__ import annotations
@@ -99,11 +99,11 @@ class MemoryLRU:
 class Store(Protocol):
     """Where a proxy's answers are kept beyond memory (proxies.store.ProxyStore); called on the db executor."""
 
-    ids: dict[str, int]  # cache key -> its row, for the keys stored; read on the proxy's loop
+    def may_hold(self, key: str) -> bool: ...  # on the proxy's loop: False only for a key surely not stored
 
-    def entry(self, key: str, row_id: int) -> Cached | None: ...
+    def entry(self, key: str) -> Cached | None: ...
 
-    def save(self, entries: dict[str, Cached]) -> None: ...
+    def save(self, entries: dict[str, Cached], submit=None) -> None: ...
 
     def clear(self) -> None: ...
 
@@ -127,9 +127,9 @@ class ProxyCache:
 
     async def get(self, key: str) -> Cached | None:
         entry = self.lru.get(self.proxy_id, key)
-        if entry is None and (row_id := self.store.ids.get(key)) is not None:
+        if entry is None and self.store.may_hold(key):
             loop = asyncio.get_running_loop()
-            entry = await loop.run_in_executor(self.db, self.store.entry, key, row_id)
+            entry = await loop.run_in_executor(self.db, self.store.entry, key)
             if entry is not None:
                 self.lru.put(self.proxy_id, key, entry)
         if entry is not None:
@@ -163,7 +163,7 @@ class ProxyCache:
             key, entry = self.pending.popleft()
             batch[key] = entry
         if batch:
-            self.store.save(batch)
+            self.store.save(batch, self.db.submit)
 
     def take_hits(self) -> dict[str, int]:
         """The hit counts gathered since the last call (flushed to the table by the runner)."""

@@ -308,7 +308,8 @@ class Runner:
 
     def _start(self, row: Proxy) -> None:
         try:
-            cache = ProxyCache(row.id, self.lru, self.db, ProxyStore.load(row.id))
+            store = ProxyStore(row.id)  # nothing read at start: its key filter is built once it serves (D94)
+            cache = ProxyCache(row.id, self.lru, self.db, store)
             app = ProxyApp(self._settings_of(row), cache, self.enqueue_log)
             ssl_context = None
             if row.tls:
@@ -332,6 +333,7 @@ class Runner:
             Proxy.objects.filter(id=row.id).update(status=Proxy.Status.ERROR, last_error=message)
             self.failed[row.id] = row.updated_at
             return
+        store.build_filter(self.db.submit)
         self.failed.pop(row.id, None)
         self.running[row.id] = Running(server, row.port, row.tls, row.provider, row.updated_at, row.cache_cleared_at)
         Proxy.objects.filter(id=row.id).update(status=Proxy.Status.RUNNING, last_error=None)
