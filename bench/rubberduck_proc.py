@@ -10,7 +10,6 @@ config on the proxies); logging is on unless --no-logging.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -152,7 +151,7 @@ def main() -> None:
         lru = runner.lru
         return {
             "rss": rss_bytes(),
-            "proxies": {str(p.port): dataclasses.asdict(p) for p in served},
+            "proxies": {str(p.port): p._asdict() for p in served},
             "running": len(served),
             "log_queue": len(runner.writer.queue),
             "log_written": runner.writer.written,
