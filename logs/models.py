@@ -40,6 +40,7 @@ class LogEntry(models.Model):
         RATE_LIMIT = "rate_limit"
         IP_BLOCKED = "ip_blocked"
         STREAM_CUT = "stream_cut"
+        NOT_RECORDED = "not_recorded"  # a replaying proxy had no recorded answer (docs/recordings.md)
 
     # No index of its own: log_proxy_time starts with it, and every index costs each insert (D29).
     proxy = models.ForeignKey("proxies.Proxy", on_delete=models.CASCADE, related_name="log_entries", db_index=False)

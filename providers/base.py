@@ -33,7 +33,12 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-NOT_FORWARDED_UPSTREAM = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
+# The per-request cache directive (docs/recordings.md): for the proxy only, never forwarded, never keyed.
+CACHE_DIRECTIVE_HEADER = "x-rubberduck-cache"
+NOT_FORWARDED_UPSTREAM = HOP_BY_HOP | {"host", "content-length", "accept-encoding", CACHE_DIRECTIVE_HEADER}
+# A replaying proxy's answer to a call it has no recording of: a status no official SDK retries (openai and
+# anthropic retry 408, 409, 429 and 5xx; botocore throttling codes and 5xx; google-genai 408, 429 and 5xx).
+NOT_RECORDED_STATUS = 404
 # Query parameters that carry credentials: forwarded, never part of a cache key.
 CREDENTIAL_PARAMS = frozenset({"key", "api_key", "api-key", "access_token", "token", "sig", "signature"})
 # A named group of an Endpoint pattern (one level of plain parentheses inside allowed), shown as {name}.
@@ -52,6 +57,7 @@ class Fault(enum.Enum):
     UPSTREAM_UNREACHABLE = "upstream_unreachable"  # 502
     UPSTREAM_TIMEOUT = "upstream_timeout"  # 504
     FORBIDDEN = "forbidden"  # the proxy cannot forward this request's credentials
+    NOT_RECORDED = "not_recorded"  # a replaying proxy has no recorded answer (answered with NOT_RECORDED_STATUS)
 
 
 @dataclass(slots=True)

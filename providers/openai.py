@@ -29,6 +29,7 @@ OPENAI_ERRORS: dict[int, tuple[str | None, str | None, str]] = {
 }
 FAULT_MESSAGES = {
     Fault.NOT_FOUND: ("invalid_request_error", None),
+    Fault.NOT_RECORDED: ("invalid_request_error", "not_recorded"),
     Fault.METHOD_NOT_ALLOWED: ("invalid_request_error", None),
     Fault.BAD_REQUEST: ("invalid_request_error", None),
     Fault.UPSTREAM_UNREACHABLE: ("server_error", None),

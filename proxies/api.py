@@ -184,19 +184,30 @@ class ProxyCacheApi(APIView):
         if polled_revision(request) is None:
             raise ValidationError({"revision": ["The revision of the clear to poll is required."]})
         deleted = request.query_params.get("deleted", "0")
-        return poll(request, proxy) or Response({"deleted": int(deleted) if deleted.isdigit() else 0})
+        deleted = int(deleted) if deleted.isdigit() else 0
+        if proxy.revision == polled_revision(request):  # no write since the clear: what the runner added is its
+            deleted += proxy.cache_cleared_extra
+        return poll(request, proxy) or Response({"deleted": deleted})
 
     @extend_schema(
         operation_id="proxies_cache_clear",
         summary="Empty a proxy's cache",
-        description="Answers once no call to the proxy can be answered from what it held, or 202.",
+        description="Answers once no call to the proxy can be answered from what it held, or 202. `deleted` counts "
+        "every answer removed: those stored and those the running proxy held in memory only.",
         parameters=[LOCATION],
         responses={200: DeletedSerializer, 202: PENDING, **errors(401, 403, 404)},
     )
     def delete(self, request, pk):
         proxy = owned_proxy(request, pk)
         deleted = services.proxy_cache_clear(proxy=proxy)
-        return applied(request, proxy, lambda proxy: {"deleted": deleted}, request.path, deleted=deleted)
+        cleared_at = proxy.cache_cleared_at
+
+        def answer(proxy: Proxy) -> dict:
+            # With what the running proxy removed beyond the stored rows (in memory, a store in flight).
+            extra = proxy.cache_cleared_extra if proxy.cache_cleared_at == cleared_at else 0
+            return {"deleted": deleted + extra}
+
+        return applied(request, proxy, answer, request.path, deleted=deleted)
 
 
 class ProxyFailuresApi(APIView):

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from providers.base import Fault, Refusal, Request, Route, RouteError
+from providers.base import CACHE_DIRECTIVE_HEADER, NOT_RECORDED_STATUS, Fault, Refusal, Request, Route, RouteError
 from proxies.cache import ProxyCache
 from proxies.counters import Counters
 from proxies.disconnect import DisconnectWatch, disconnected_within, wait_for_disconnect
@@ -113,14 +113,25 @@ class ProxyApp:
 
         if route.cacheable:
             record.prompt_hash = flow.key
-            cached = await self.cache.get(flow.key)
-            if cached is not None:
-                if flow.fingerprint is not None:  # not known yet: requests seen once never push out repeats
-                    self.memo.remember(flow)
-                record.cache = "hit"
-                record.usage = cached.usage
-                return await replay(flow, cached, self.cache)
-            record.cache = "miss"
+            mode = s.cache_mode if flow.directive is None else DIRECTIVES.get(flow.directive.strip().lower())
+            if mode is None:
+                message = f"{CACHE_DIRECTIVE_HEADER} must be `skip` or `refresh`, not {flow.directive!r}."
+                return await send_answer(flow, s.provider.error(400, Fault.BAD_REQUEST, message=message))
+            if mode == "record" or mode == "replay":
+                cached = await self.cache.get(flow.key)
+                if cached is not None:
+                    if flow.fingerprint is not None:  # not known yet: requests seen once never push out repeats
+                        self.memo.remember(flow)
+                    record.cache = "hit"
+                    record.usage = cached.usage
+                    return await replay(flow, cached, self.cache)
+                record.cache = "miss"
+                if mode == "replay":
+                    return await not_recorded(flow)
+            elif mode == "refresh":
+                record.cache = "miss"  # forwarded, and its answer stored over the one recorded
+            else:  # off: neither read nor written
+                flow.key = None
 
         await self.send_upstream(flow, flow.request)
 
@@ -209,6 +220,21 @@ async def apply_failure(flow: Flow, verdict: Verdict) -> bool:
         await send_answer(flow, answer, failure=verdict.failure)
         return True
     return False
+
+
+# The per-request cache directive, as the cache mode it makes this one request (docs/recordings.md).
+DIRECTIVES = {"skip": "off", "refresh": "refresh"}
+
+
+async def not_recorded(flow: Flow) -> None:
+    """A replaying proxy's answer to a call it has no recording of: never forwarded, an error no SDK retries."""
+    flow.record.failure = "not_recorded"
+    message = (
+        f"Rubberduck: this call was not recorded (cache key {flow.key}). The proxy replays recordings only "
+        "(cache_mode replay), so it was not forwarded: record it first, or send `x-rubberduck-cache: skip`."
+    )
+    answer = flow.settings.provider.error(NOT_RECORDED_STATUS, Fault.NOT_RECORDED, message=message, route=flow.route)
+    await send_answer(flow, answer, failure="not_recorded")
 
 
 def fault_of(failure: str | None) -> Fault:

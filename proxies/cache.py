@@ -26,6 +26,9 @@ class Cached:
     chunks: tuple[tuple[float, int], ...] | None  # for streams: (offset_ms, length) per chunk as recorded
     usage: Usage | None
     wire_headers: tuple[tuple[bytes, bytes], ...] | None = None  # as a replay sends them, built on first hit
+    # What the store writes of the request beside the answer (method, path, query, model, stream); set on entries
+    # the proxy recorded, never kept in memory (frozen() leaves it out). The store removes credentials from it.
+    details: tuple[str, str, str, str | None, bool] | None = None
 
     @property
     def size(self) -> int:
@@ -89,11 +92,22 @@ class MemoryLRU:
                 self.bytes -= evicted[0]
                 self._thawed.pop(gone, None)
 
-    def clear(self, proxy_id: int) -> None:
+    def clear(self, proxy_id: int) -> set[str]:
+        """Forgets every entry of the proxy; returns their keys."""
         with self._lock:
-            for k in [k for k in self._entries if k[0] == proxy_id]:
+            gone = [k for k in self._entries if k[0] == proxy_id]
+            for k in gone:
                 self.bytes -= self._entries.pop(k)[0]
                 self._thawed.pop(k, None)
+        return {key for _, key in gone}
+
+    def forget(self, proxy_id: int, keys) -> None:
+        with self._lock:
+            for key in keys:
+                kept = self._entries.pop((proxy_id, key), None)
+                if kept is not None:
+                    self.bytes -= kept[0]
+                    self._thawed.pop((proxy_id, key), None)
 
 
 class Store(Protocol):
@@ -105,7 +119,9 @@ class Store(Protocol):
 
     def save(self, entries: dict[str, Cached], submit=None) -> None: ...
 
-    def clear(self) -> None: ...
+    def clear(self) -> set[str]: ...
+
+    def reload(self, submit) -> None: ...
 
 
 # Stores wait this long to be written together: statement and transaction set-up dominate a lone entry (D17).
@@ -170,8 +186,21 @@ class ProxyCache:
         hits, self.pending_hits = self.pending_hits, {}
         return hits
 
-    def clear(self) -> None:
-        """Runs on the db executor, after any store in flight: forgets every answer, in memory and stored."""
-        self.pending.clear()
+    def clear(self) -> int:
+        """Runs on the db executor, after any store in flight: forgets every answer, in memory and stored. Returns
+        how many it removed beyond the rows stored before (those the API's clear deleted): answers pending a store
+        or only in memory, and rows a store in flight wrote after the API's delete."""
+        held = set()
+        while self.pending:
+            held.add(self.pending.popleft()[0])
+        held |= self.lru.clear(self.proxy_id)
+        only_held = {key for key in held if not self.store.may_hold(key)}  # a false positive counts as stored
+        removed = self.store.clear()
+        return len(removed | only_held)
+
+    def reload(self) -> None:
+        """Runs on the db executor after the API wrote single entries (deleted one, imported a file): forgets the
+        proxy's answers in memory, which are read from their rows as they are now, and has the store's key filter
+        built anew (nothing per key is held to tell which changed, D94)."""
         self.lru.clear(self.proxy_id)
-        self.store.clear()
+        self.store.reload(self.db.submit)

@@ -21,6 +21,7 @@ class ProxySettings:
     replay: str
     chaos: Chaos
     private_networks: bool  # may forward to private addresses (proxies/addresses.py): the owner's policy
+    cache_mode: str = "record"  # Proxy.CacheMode: record, replay, refresh or off
 
 
 class ClientGone(Exception):
@@ -42,6 +43,7 @@ class Flow:
     fingerprint: tuple | None = None  # the request memo's, for a request it may remember (not one it knows)
     route: Route | None = None
     key: str | None = None  # the cache key, set for a cacheable route
+    directive: str | None = None  # a cacheable request's x-rubberduck-cache header (skip, refresh), if it sent one
     refused: RouteError | None = None  # answered after the failure rules, which come first (docs/failures.md)
     _request: Request | None = None
 

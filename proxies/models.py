@@ -24,6 +24,12 @@ class Proxy(models.Model):
         INSTANT = "instant"
         RECORDED = "recorded"
 
+    class CacheMode(models.TextChoices):
+        RECORD = "record"  # answer from the cache, forward a miss and store its answer
+        REPLAY = "replay"  # answer from the cache only: a miss is an error, never forwarded
+        REFRESH = "refresh"  # always forward, store the newest answer
+        OFF = "off"  # never read or write the cache
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proxies")
     name = models.CharField(max_length=100)
     provider = models.CharField(max_length=32)
@@ -32,6 +38,7 @@ class Proxy(models.Model):
     upstream_url = models.URLField(max_length=500, blank=True, default="")
     tls = models.BooleanField(default=False)
     replay = models.CharField(max_length=16, choices=Replay.choices, default=Replay.INSTANT)
+    cache_mode = models.CharField(max_length=16, choices=CacheMode.choices, default=CacheMode.RECORD)
     description = models.TextField(blank=True, default="")
     tags = models.JSONField(default=list, blank=True)
     # The failure configuration (see proxies/failures.py); {} means no failures.
@@ -43,6 +50,11 @@ class Proxy(models.Model):
     last_error = models.TextField(null=True, blank=True)
     # Which runner serves this proxy, and until when its claim holds (several runner processes).
     cache_cleared_at = models.DateTimeField(null=True, blank=True)
+    # What the runner removed at that clear beyond the rows the API deleted (answers in memory, stores in flight).
+    cache_cleared_extra = models.PositiveIntegerField(default=0)
+    # Bumped by a write of single entries (a delete, an import): the runner serving the proxy then reloads which
+    # keys it has stored and forgets in memory those that changed (proxies/cache.py, ProxyCache.reload).
+    cache_version = models.PositiveBigIntegerField(default=0)
     runner_id = models.CharField(max_length=64, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     # Counts the API's changes to the proxy; the runner serving it writes the last one it has acted on, so a
@@ -86,7 +98,14 @@ class CacheEntry(models.Model):
     usage = models.JSONField(null=True, blank=True)
     size = models.PositiveIntegerField(default=0)
     hits = models.PositiveIntegerField(default=0)
+    # When the answer was recorded (a refresh or an import records it again).
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the listing and a recording file show of the request: never a credential, never its body.
+    method = models.CharField(max_length=10, blank=True, default="")
+    path = models.CharField(max_length=500, blank=True, default="")  # credential query parameters removed
+    model = models.CharField(max_length=200, blank=True, default="")
+    stream = models.BooleanField(default=False)
+    last_hit_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # A row found by its key's 8-byte hash, a proxy's hashes read in order to build its key filter, its rows

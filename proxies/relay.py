@@ -77,7 +77,8 @@ async def relay_body(flow: Flow, response, headers: list[tuple[str, str]], cache
     if 200 <= status < 300:
         record.usage = flow.settings.provider.answer_usage(flow.route, body, headers)
         if flow.key is not None:
-            cache.put(flow.key, Cached(status, tuple(headers), body, None, record.usage))
+            details = (record.method, record.path, flow.query, record.model, False)
+            cache.put(flow.key, Cached(status, tuple(headers), body, None, record.usage, details=details))
         else:
             body = for_client(flow, body)
     out = [*headers, ("content-length", str(len(body)))]
@@ -133,7 +134,9 @@ async def relay_stream(flow: Flow, response, headers: list[tuple[str, str]], cac
         if complete:  # usage recorded; cached unless cut short or carrying an error event
             record.usage = inspector.usage
             if flow.key is not None and not inspector.error and record.failure != "stream_cut":
-                entry = Cached(response.status, tuple(headers), b"".join(parts), tuple(recording), inspector.usage)
+                details = (record.method, record.path, flow.query, record.model, True)
+                entry = Cached(response.status, tuple(headers), b"".join(parts), tuple(recording), inspector.usage,
+                               details=details)  # fmt: skip
                 cache.put(flow.key, entry)
 
 

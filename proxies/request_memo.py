@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from providers.base import Provider, Route, RouteError
+from providers.base import CACHE_DIRECTIVE_HEADER, Provider, Route, RouteError
 from proxies.cache_key import cache_key
 from proxies.flow import Flow
 
@@ -21,10 +21,13 @@ from proxies.flow import Flow
 class RequestMemo:
     def __init__(self, provider: Provider, entries: int = 256, max_body: int = 16 * 1024):
         self.provider = provider
-        self.key_headers = frozenset(name.encode("latin-1") for name in ("content-type", *provider.key_headers))
+        # The cache directive is in the fingerprint (a repeat with another directive is another request) though not
+        # in the cache key.
+        names = ("content-type", CACHE_DIRECTIVE_HEADER, *provider.key_headers)
+        self.key_headers = frozenset(name.encode("latin-1") for name in names)
         self.entries = entries
         self.max_body = max_body
-        self._known: OrderedDict[tuple, tuple[Route, str]] = OrderedDict()
+        self._known: OrderedDict[tuple, tuple[Route, str, str | None]] = OrderedDict()
         self._unmodelled: dict[tuple[str, str], Route | None] = {}
 
     def passthrough(self, method: str, path: str) -> Route | None:
@@ -52,27 +55,27 @@ class RequestMemo:
         key_headers = self.key_headers
         return (method, path, query, body, *[pair for pair in raw_headers if pair[0] in key_headers])
 
-    def get(self, fingerprint: tuple | None) -> tuple[Route, str] | None:
+    def get(self, fingerprint: tuple | None) -> tuple[Route, str, str | None] | None:
         known = self._known.get(fingerprint) if fingerprint is not None else None
         if known is not None:
             self._known.move_to_end(fingerprint)
         return known
 
-    def put(self, fingerprint: tuple | None, route: Route, key: str) -> None:
+    def put(self, fingerprint: tuple | None, route: Route, key: str, directive: str | None = None) -> None:
         if fingerprint is None:
             return
-        self._known[fingerprint] = (route, key)
+        self._known[fingerprint] = (route, key, directive)
         if len(self._known) > self.entries:
             self._known.popitem(last=False)
 
     def resolve(self, flow: Flow) -> None:
-        """Sets the flow's route (or what refused it) and, for a cacheable route, its cache key: a repeat's from
-        here."""
+        """Sets the flow's route (or what refused it) and, for a cacheable route, its cache key and cache directive:
+        a repeat's from here."""
         record = flow.record
         fingerprint = self.fingerprint(record.method, record.path, flow.query, flow.body, flow.scope["headers"])
         known = self.get(fingerprint)
         if known is not None:
-            flow.route, flow.key = known  # fingerprint left unset: known already
+            flow.route, flow.key, flow.directive = known  # fingerprint left unset: known already
             return
         flow.fingerprint = fingerprint
         request = flow.request
@@ -87,7 +90,8 @@ class RequestMemo:
             flow.key = cache_key(
                 request.method, key_path, key_query, key_headers, request.body, request.json, content_type
             )
+            flow.directive = request.headers.get(CACHE_DIRECTIVE_HEADER)
 
     def remember(self, flow: Flow) -> None:
         """Called once the cache answered a flow with a fingerprint: a repeat is then resolved from here."""
-        self.put(flow.fingerprint, flow.route, flow.key)
+        self.put(flow.fingerprint, flow.route, flow.key, flow.directive)

@@ -82,6 +82,7 @@ class Running:
     provider: str
     version: object  # Proxy.updated_at when its settings were applied
     cache_cleared_at: object
+    cache_version: int = 0
     stopping: bool = False
 
     def state(self, proxy_id: int) -> ProxyState:
@@ -309,8 +310,15 @@ class Runner:
                     running.server.app.settings = replace(running.server.app.settings, **self._owner_terms(row))
                 cache = running.server.app.cache
                 if row.cache_cleared_at != running.cache_cleared_at:
-                    self.db.submit(cache.clear).result()  # after any store in flight, so none outlives the clear
+                    extra = self.db.submit(cache.clear).result()  # after any store in flight: none outlives it
                     running.cache_cleared_at = row.cache_cleared_at
+                    if extra:  # reported by the clear's answer (proxies/api.py)
+                        cleared = Proxy.objects.filter(id=pid, cache_cleared_at=row.cache_cleared_at)
+                        cleared.update(cache_cleared_extra=extra)
+                    running.cache_version = row.cache_version  # the clear forgot every key
+                elif row.cache_version != running.cache_version:
+                    self.db.submit(cache.reload).result()  # entries deleted or imported: served as they are now
+                    running.cache_version = row.cache_version
                 self._hand_hits(cache)
 
         stopping_on = {r.port for r in self.running.values() if r.stopping}
@@ -362,6 +370,7 @@ class Runner:
             owner_id=row.owner_id,
             upstream_url=row.upstream_url,
             replay=row.replay,
+            cache_mode=row.cache_mode,
             chaos=Chaos(row.failures, limiter),
             **self._owner_terms(row),
         )
@@ -406,7 +415,9 @@ class Runner:
             return
         store.build_filter(self.db.submit)
         self.failed.pop(row.id, None)
-        self.running[row.id] = Running(server, row.port, row.tls, row.provider, row.updated_at, row.cache_cleared_at)
+        self.running[row.id] = Running(
+            server, row.port, row.tls, row.provider, row.updated_at, row.cache_cleared_at, row.cache_version
+        )
         self._started.append(row.id)
         log.info("proxy %s serving on %s:%s", row.id, self.host, row.port)
 

@@ -36,6 +36,7 @@ class ProxySerializer(serializers.ModelSerializer):
             "upstream_url",
             "tls",
             "replay",
+            "cache_mode",
             "description",
             "tags",
             "status",
@@ -204,3 +205,42 @@ class DeclarationErrorsSerializer(ApiErrorSerializer):
     does not parse has no `errors`, only `detail` and `code`."""
 
     errors = DeclarationErrorSerializer(many=True, required=False)
+
+
+class CacheEntrySerializer(serializers.Serializer):
+    """One stored answer: what identifies its request (never a credential, never its body) and its answer's size."""
+
+    key = serializers.CharField(help_text="The cache key (sha256 hex).")
+    method = serializers.CharField()
+    path = serializers.CharField(help_text="With its query, credential parameters removed.")
+    model = serializers.CharField()
+    status = serializers.IntegerField()
+    stream = serializers.BooleanField(help_text="A stream, replayed as one.")
+    size = serializers.IntegerField(help_text="The answer's bytes.")
+    hits = serializers.IntegerField(help_text="Calls it answered (counted about once a second).")
+    recorded_at = serializers.DateTimeField()
+    last_hit_at = serializers.DateTimeField(allow_null=True)
+
+
+class CacheEntryPageSerializer(serializers.Serializer):
+    """A page of a proxy's stored answers, newest first; the totals are of all that match the filters."""
+
+    count = serializers.IntegerField()
+    total_bytes = serializers.IntegerField()
+    total_hits = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CacheEntrySerializer(many=True)
+
+
+class ImportOutcomeSerializer(serializers.Serializer):
+    added = serializers.IntegerField(help_text="Keys the cache did not have.")
+    replaced = serializers.IntegerField(help_text="Keys it had with another answer.")
+    unchanged = serializers.IntegerField(help_text="Keys it had with the same answer.")
+
+
+class RecordingErrorSerializer(ApiErrorSerializer):
+    """A recording file that cannot be imported: `detail` says why, `line` where (1 is the header). Nothing was
+    imported."""
+
+    line = serializers.IntegerField(required=False)

@@ -163,7 +163,7 @@ def proxy_cache_clear(*, proxy: Proxy) -> int:
     """Deletes the proxy's stored answers; the runner serving it drops those it holds in memory on its tick."""
     with change(proxy):
         deleted, _ = CacheEntry.objects.filter(proxy=proxy).delete()
-        Proxy.objects.filter(pk=proxy.pk).update(cache_cleared_at=timezone.now())
+        Proxy.objects.filter(pk=proxy.pk).update(cache_cleared_at=timezone.now(), cache_cleared_extra=0)
     return deleted
 
 
@@ -175,7 +175,17 @@ def proxy_failures_set(*, proxy: Proxy, config: dict) -> Proxy:
 
 
 # What a clone copies of its proxy: everything a user set, except its name and port.
-CLONED_FIELDS = ("provider", "model_name", "upstream_url", "tls", "replay", "description", "tags", "failures")
+CLONED_FIELDS = (
+    "provider",
+    "model_name",
+    "upstream_url",
+    "tls",
+    "replay",
+    "cache_mode",
+    "description",
+    "tags",
+    "failures",
+)
 
 
 def name_free(owner, base: str) -> str:

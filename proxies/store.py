@@ -13,6 +13,7 @@ from providers.base import Usage
 from proxies.cache import Cached
 from proxies.key_filter import KeyFilter, key_hash, words_for
 from proxies.models import CacheEntry
+from proxies.recordings import safe_path
 
 # Hashes read per db job while the key filter is built: other jobs (cache reads, stores) run between them.
 FILTER_CHUNK = 50_000
@@ -104,7 +105,7 @@ class ProxyStore:
 
     def save(self, entries: dict[str, Cached], submit: Callable | None = None) -> None:
         """Writes a batch of entries in one transaction: new keys as new rows, a key stored already in place
-        (keeping its hit count and creation time), found by one indexed read for the batch. Plain executemany:
+        (keeping its hit count; recorded now), found by one indexed read for the batch. Plain executemany:
         bulk_create builds model instances and compiles its SQL for every batch, on a thread that shares the GIL
         with the proxies (D18). `submit` (the db executor's) rebuilds the filter larger once it is full."""
         close_old_connections()
@@ -116,11 +117,13 @@ class ProxyStore:
             with transaction.atomic(), connection.cursor() as cursor:
                 stored = self._stored(cursor, hashes)
                 for key, entry in entries.items():
+                    method, path, query, model, stream = entry.details or ("", "", "", "", entry.chunks is not None)
                     answer = (entry.status, json_or_null(entry.headers), entry.body, json_or_null(entry.chunks),
-                              json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body))  # fmt: skip
+                              json_or_null(entry.usage.as_dict() if entry.usage else None), len(entry.body),
+                              created_at, method, safe_path(path, query), model or "", stream)  # fmt: skip
                     row_id = stored.get(key)
                     if row_id is None:
-                        inserts.append((self.proxy_id, key, hashes[key], *answer, 0, created_at))
+                        inserts.append((self.proxy_id, key, hashes[key], *answer, 0))
                     else:
                         updates.append((*answer, row_id))
                 if updates:
@@ -148,20 +151,35 @@ class ProxyStore:
                     found[key] = row_id
         return found
 
-    def clear(self) -> None:
-        """Deletes the proxy's rows: those the API deleted, and any a batch in flight wrote after it. Its filter
-        is then empty, and one being built is dropped (its chunks see the generation changed)."""
+    def clear(self) -> set[str]:
+        """Deletes the proxy's rows: those the API deleted, and any a batch in flight wrote after it; returns the
+        keys of the rows it deleted. Its filter is then empty, and one being built is dropped (its chunks see the
+        generation changed)."""
         close_old_connections()
-        CacheEntry.objects.filter(proxy_id=self.proxy_id).delete()
+        with transaction.atomic():
+            rows = CacheEntry.objects.filter(proxy_id=self.proxy_id)
+            keys = set(rows.values_list("key", flat=True))
+            if keys:
+                rows.delete()
         self.generation += 1
         self.filter = KeyFilter()
         self.building = None
         self.built.set()
+        return keys
+
+    def reload(self, submit: Callable) -> None:
+        """After the API deleted or imported single entries: any key may be stored again until the filter, built
+        anew from the rows as they are now, answers."""
+        self.generation += 1
+        self.filter = None
+        self.built.clear()
+        self.build_filter(submit)
 
     def add_hits(self, hits: dict[str, int]) -> None:
-        """Adds a second's hit counts, one statement for all keys (D18). Hits of an answer not
-        stored yet are not counted."""
-        counts = [(n, self.proxy_id, key_hash(key), key) for key, n in hits.items()]
+        """Adds a second's hit counts, one statement for all keys (D18), and when they were last hit. Hits of an
+        answer not stored yet are not counted."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        counts = [(n, now, self.proxy_id, key_hash(key), key) for key, n in hits.items()]
         if counts:
             close_old_connections()
             with transaction.atomic(), connection.cursor() as cursor:
@@ -187,9 +205,9 @@ def _statements() -> dict[str, str]:
     quote = connection.ops.quote_name
     c = {f.name: quote(f.column) for f in CacheEntry._meta.concrete_fields}
     table = quote(CacheEntry._meta.db_table)
-    inserted = ["proxy", "key", "key_hash", "status", "headers", "body", "chunks", "usage", "size", "hits",
-                "created_at"]  # fmt: skip
-    updated = ["status", "headers", "body", "chunks", "usage", "size"]
+    updated = ["status", "headers", "body", "chunks", "usage", "size", "created_at", "method", "path", "model",
+               "stream"]  # fmt: skip
+    inserted = ["proxy", "key", "key_hash", *updated, "hits"]
     columns, values = ", ".join(c[f] for f in inserted), ", ".join(["%s"] * len(inserted))
     by_key = f"{c['proxy']} = %s AND {c['key_hash']} = %s AND {c['key']} = %s"
     answer = ", ".join(c[f] for f in ("status", "headers", "body", "chunks", "usage"))
@@ -198,7 +216,7 @@ def _statements() -> dict[str, str]:
         "insert": f"INSERT INTO {table} ({columns}) VALUES ({values})",
         "update": f"UPDATE {table} SET {', '.join(f'{c[f]} = %s' for f in updated)} WHERE {c['id']} = %s",
         "entry": f"SELECT {answer} FROM {table} WHERE {by_key} ORDER BY {c['id']} DESC LIMIT 1",
-        "add_hits": f"UPDATE {table} SET {c['hits']} = {c['hits']} + %s WHERE {by_key}",
+        "add_hits": f"UPDATE {table} SET {c['hits']} = {c['hits']} + %s, {c['last_hit_at']} = %s WHERE {by_key}",
         "count": f"SELECT COUNT(*) FROM {table} WHERE {c['proxy']} = %s",
         "first_hashes": f"{hashes} ORDER BY {c['key_hash']} LIMIT %s",
         "next_hashes": f"{hashes} AND {c['key_hash']} > %s ORDER BY {c['key_hash']} LIMIT %s",

@@ -8,7 +8,7 @@ from logs import api as logs_api
 from metrics import api as metrics_api
 from metrics import prometheus
 from proxies import api as proxies_api
-from proxies import tls_api
+from proxies import cache_api, tls_api
 from restapi.ids import IdConverter
 from rubberduck_site import views
 
@@ -21,6 +21,10 @@ api_v1 = [
     path("proxies/<id:pk>/start", proxies_api.ProxyStartApi.as_view()),
     path("proxies/<id:pk>/stop", proxies_api.ProxyStopApi.as_view()),
     path("proxies/<id:pk>/cache", proxies_api.ProxyCacheApi.as_view()),
+    path("proxies/<id:pk>/cache/", cache_api.CacheEntryListApi.as_view()),
+    path("proxies/<id:pk>/cache/export", cache_api.CacheExportApi.as_view()),
+    path("proxies/<id:pk>/cache/import", cache_api.CacheImportApi.as_view()),
+    path("proxies/<id:pk>/cache/<str:key>", cache_api.CacheEntryDetailApi.as_view()),
     path("proxies/<id:pk>/failures", proxies_api.ProxyFailuresApi.as_view()),
     path("proxies/<id:pk>/clone", proxies_api.ProxyCloneApi.as_view()),
     path("apply", proxies_api.ApplyApi.as_view()),

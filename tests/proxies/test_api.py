@@ -16,6 +16,7 @@ FIELDS = {
     "upstream_url",
     "tls",
     "replay",
+    "cache_mode",
     "description",
     "tags",
     "status",

@@ -23,7 +23,11 @@ def test_a_repeat_is_found_and_what_keys_the_cache_is_part_of_the_fingerprint():
     route = Route("messages", model="claude-x")
     memo.put(memo.fingerprint(*request(anthropic_version="2023-06-01")), route, "k1")
 
-    assert memo.get(memo.fingerprint(*request(anthropic_version="2023-06-01", x_api_key="sk-other"))) == (route, "k1")
+    assert memo.get(memo.fingerprint(*request(anthropic_version="2023-06-01", x_api_key="sk-other"))) == (
+        route,
+        "k1",
+        None,
+    )
     assert memo.get(memo.fingerprint(*request(anthropic_version="2024-01-01"))) is None
     assert memo.get(memo.fingerprint(*request(anthropic_version="2023-06-01", content_type="text/plain"))) is None
     assert memo.get(memo.fingerprint(*request(BODY + b" ", anthropic_version="2023-06-01"))) is None
@@ -32,7 +36,22 @@ def test_a_repeat_is_found_and_what_keys_the_cache_is_part_of_the_fingerprint():
     assert memo.get(memo.fingerprint(*request(anthropic_version="2023-06-01", raw_headers=[(b"x-other", b"1")]))) == (
         route,
         "k1",
+        None,
     )
+
+
+def test_a_cache_directive_is_part_of_the_fingerprint_and_remembered_with_the_key():
+    memo = RequestMemo(providers.get("anthropic"))
+    route = Route("messages", model="claude-x")
+    skip = [(b"x-rubberduck-cache", b"skip")]
+    memo.put(memo.fingerprint(*request(anthropic_version="2023-06-01", raw_headers=skip)), route, "k1", "skip")
+
+    assert memo.get(memo.fingerprint(*request(anthropic_version="2023-06-01", raw_headers=skip))) == (
+        route,
+        "k1",
+        "skip",
+    )
+    assert memo.get(memo.fingerprint(*request(anthropic_version="2023-06-01"))) is None
 
 
 def test_it_is_bounded_in_entries_and_body_size():
@@ -41,7 +60,7 @@ def test_it_is_bounded_in_entries_and_body_size():
     for i in range(3):
         memo.put(memo.fingerprint(*request(b"%d" % i)), Route("chat"), f"k{i}")
     assert memo.get(memo.fingerprint(*request(b"0"))) is None  # the oldest went
-    assert memo.get(memo.fingerprint(*request(b"2"))) == (Route("chat"), "k2")
+    assert memo.get(memo.fingerprint(*request(b"2"))) == (Route("chat"), "k2", None)
 
 
 def flow_of(provider_id: str, method: str, path: str, body: bytes = BODY, query: str = "") -> Flow:

@@ -34,7 +34,7 @@ def db_thread():
     """The runner's one db thread, for real."""
     executor = ThreadPoolExecutor(1, thread_name_prefix="rubberduck-db")
     yield executor
-    executor.submit(connection.close).result()
+    executor.submit(lambda: connection.close()).result()  # that thread's own connection
     executor.shutdown(wait=True)
 
 
@@ -69,17 +69,34 @@ def test_it_keeps_each_proxys_rows_apart(user):
     assert other_store.entry(key("a")).body == b"other a"
 
 
-def test_it_replaces_an_answer_stored_again_in_place_and_keeps_its_hits_and_age(user):
+def test_it_replaces_an_answer_stored_again_in_place_keeps_its_hits_and_records_it_again(user):
     proxy = ProxyFactory(owner=user)
     store = ProxyStore(proxy.id)
     store.save({key("k"): answer(b"old")})
     store.add_hits({key("k"): 3, key("never stored"): 5})
     first = CacheEntry.objects.get()
+    assert first.last_hit_at is not None
     ProxyStore(proxy.id).save({key("k"): answer(b"new answer")})  # a restarted proxy, which knows no ids
 
     entry = CacheEntry.objects.get()
     assert (entry.id, bytes(entry.body), entry.size, entry.hits) == (first.id, b"new answer", 10, 3)
-    assert entry.created_at == first.created_at
+    assert entry.created_at >= first.created_at  # a refresh: recorded now
+
+
+def test_it_stores_what_the_listing_shows_of_the_request_without_credentials(user):
+    proxy = ProxyFactory(owner=user, provider="gemini")
+    path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    details = ("POST", path, "alt=sse&key=AIza-secret", "gemini-2.5-flash", True)
+    ProxyStore(proxy.id).save({key("k"): Cached(200, HEADERS, b"data: {}\n\n", ((0.0, 10),), None, details=details)})
+
+    entry = CacheEntry.objects.get()
+    assert (entry.method, entry.path, entry.model, entry.stream) == (
+        "POST",
+        path + "?alt=sse",
+        "gemini-2.5-flash",
+        True,
+    )
+    assert entry.last_hit_at is None
 
 
 def test_it_serves_the_later_row_of_a_key_written_twice_by_two_runners(user):
@@ -169,7 +186,7 @@ def test_it_leaves_nothing_after_a_clear(user, db_thread):
         cache.store_pending()
 
     asyncio.run(store_some())
-    db_thread.submit(cache.clear).result()
+    assert db_thread.submit(cache.clear).result() == 20
 
     assert CacheEntry.objects.filter(proxy_id=proxy.id).count() == 0
     assert not any(store.may_hold(key(f"k{i}")) for i in range(20))
@@ -191,7 +208,7 @@ def test_it_grows_its_filter_as_keys_are_stored_and_keeps_every_one(user, db_thr
     db_thread.submit(lambda: None).result()
     db_thread.submit(lambda: None).result()
 
-    assert len(store.filter.words) >= words_for(300) > 8
+    assert len(store.filter.words) >= 32  # doubled at least twice, sized from its rows each time
     assert all(store.may_hold(key(f"k{b}-{i}")) for b in range(10) for i in range(30))
 
 
@@ -207,6 +224,21 @@ def test_it_drops_a_filter_whose_build_a_clear_overtook(user, db_thread):
 
     assert store.may_hold(key("new")) and store.entry(key("new")).body == b"y"
     assert store.entry(key("old")) is None
+
+
+def test_it_serves_entries_imported_or_deleted_behind_it_once_reloaded(user, db_thread):
+    proxy = ProxyFactory(owner=user)
+    store = ProxyStore(proxy.id)
+    store.save({key("kept"): answer(b"kept"), key("deleted"): answer(b"deleted")})
+    cache = ProxyCache(proxy.id, MemoryLRU(1 << 20), db_thread, built(store, db_thread))
+    assert asyncio.run(cache.get(key("deleted"))).body == b"deleted"  # now also in memory
+    CacheEntry.objects.filter(key=key("deleted")).delete()
+    ProxyStore(proxy.id).save({key("imported"): answer(b"imported")})  # written behind the running proxy
+
+    db_thread.submit(cache.reload).result()
+    assert asyncio.run(cache.get(key("imported"))).body == b"imported"
+    assert asyncio.run(cache.get(key("deleted"))) is None
+    assert store.built.wait(10) and store.may_hold(key("imported"))
 
 
 def test_it_sizes_the_filter_within_its_bounds():

@@ -20,7 +20,7 @@ def fill_key_hashes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("proxies", "0004_proxy_revisions"),
+        ("proxies", "0005_cache_modes_and_entry_details"),
     ]
 
     operations = [
