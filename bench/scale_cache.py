@@ -34,6 +34,9 @@ BODY = b'{"id":"chatcmpl-bench","object":"chat.completion","model":"gpt-4o-mini"
 )
 
 
+DETAILS = ("POST", "/v1/chat/completions", "gpt-4o-mini", False)  # method, path, model, stream
+
+
 def bench_key(i: int) -> str:
     import hashlib
 
@@ -86,7 +89,7 @@ def child(rows: int, samples: int) -> dict:
     created = connection.ops.adapt_datetimefield_value(timezone.now())
     started = time.perf_counter()
     for start in range(0, rows, 20_000):
-        batch = [(proxy.id, k, key_hash(k), 200, headers, BODY, None, None, len(BODY), 0, created)
+        batch = [(proxy.id, k, key_hash(k), 200, headers, BODY, None, None, len(BODY), created, *DETAILS, 0)
                  for k in map(bench_key, range(start, min(rows, start + 20_000)))]  # fmt: skip
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(INSERT, batch)
@@ -116,7 +119,7 @@ def child(rows: int, samples: int) -> dict:
 
     def old_layout(entries):  # what D19's store did: insert, then read its new rows' ids back
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(INSERT, [(proxy.id, k, 0, 200, headers, BODY, None, None, len(BODY), 0, created)
+            cursor.executemany(INSERT, [(proxy.id, k, 0, 200, headers, BODY, None, None, len(BODY), created, *DETAILS, 0)
                                         for k in entries])  # fmt: skip
             cursor.execute(f"SELECT id, key FROM {table} WHERE proxy_id = %s AND id > %s", (proxy.id, 0))
             cursor.fetchmany(64)
