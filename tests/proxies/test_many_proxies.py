@@ -9,7 +9,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from proxies.models import Proxy
+from proxies.models import CacheEntry, Proxy
 from tests.conftest import wait_until
 from tests.factories import ProxyFactory
 
@@ -73,3 +73,37 @@ def test_it_stops_a_proxy_asked_to_stop_as_soon_as_it_has_started(user, runner, 
         server.stop("graceful", wait=False)
         server._thread.join(10)
         assert server.stopped.is_set()
+
+
+def test_it_applies_an_edit_that_counts_no_revision_though_its_ticks_read_no_rows(
+    api, make_proxy, runner, openai_upstream
+):
+    """An edit saved in the admin bumps no revision, only updated_at: the watch still sees it (D95)."""
+    proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
+    settings_before = runner.running[proxy["id"]].server.app.settings
+    runner.wait_tick(2.0)
+    row = Proxy.objects.get(id=proxy["id"])
+    row.upstream_url = openai_upstream.url + "/v2"
+    row.save()  # as the admin saves it
+
+    wait_until(lambda: runner.running[proxy["id"]].server.app.settings.upstream_url.endswith("/v2"))
+    assert runner.running[proxy["id"]].server.app.settings is not settings_before
+
+
+def test_it_serves_a_stored_answer_from_the_database_after_a_restart(api, make_proxy, runner, openai_upstream):
+    """Nothing of the keys is read at start: the first ask of a stored answer reads it from its row."""
+    proxy = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
+    ask = lambda: client(proxy["port"]).chat.completions.create(  # noqa: E731
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "stored once"}]
+    )
+    first = ask()
+    wait_until(lambda: CacheEntry.objects.filter(proxy_id=proxy["id"]).exists())
+    api.post(f"/api/v1/proxies/{proxy['id']}/stop", {"mode": "graceful"}, format="json")
+    wait_until(lambda: Proxy.objects.get(id=proxy["id"]).status == Proxy.Status.STOPPED)
+    runner.lru.clear(proxy["id"])
+    api.post(f"/api/v1/proxies/{proxy['id']}/start")
+    wait_until(lambda: Proxy.objects.get(id=proxy["id"]).status == Proxy.Status.RUNNING)
+    calls = len(openai_upstream.requests)
+
+    assert ask().choices[0].message.content == first.choices[0].message.content
+    assert len(openai_upstream.requests) == calls  # a hit, from the database
