@@ -167,6 +167,7 @@ class Rollup:
         self._started = False
         self._last_sample = None
         self._last_glance = None
+        self._last_activity = None
         self.writer = None
 
     def attach(self, writer) -> None:
@@ -218,11 +219,15 @@ class Rollup:
         if self.runner is None:
             return
         minute = floor(timezone.now(), 60)
-        served = self.runner.snapshot()
         # Within a minute whose gauges this runner has written, nothing to do while its proxies' gauges stay put:
         # the owners' proxy counts are read (one query) only when they move (D97).
+        activity = (minute, self.runner.activity())
+        if activity == self._last_activity:
+            return
+        served = self.runner.snapshot()
         glance = (minute, [(p.proxy_id, p.in_flight, p.stopping) for p in served])
         if glance == self._last_glance:
+            self._last_activity = activity
             return
         rows, in_flight = [], defaultdict(int)
         for proxy in served:
@@ -245,7 +250,7 @@ class Rollup:
             upsert_existing([("1m", rows)], peak=GAUGES)
             self._last_sample = signature
             self._mark([minute])
-        self._last_glance = glance
+        self._last_glance, self._last_activity = glance, activity
 
 
 def minute_retention_days() -> int:
