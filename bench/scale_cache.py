@@ -126,10 +126,12 @@ def child(rows: int, samples: int) -> dict:
 
     def old_layout(entries):  # what D19's store did: insert, then read its new rows' ids back
         with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT MAX(id) FROM {table}")
+            last = cursor.fetchone()[0]
             cursor.executemany(INSERT, [(proxy.id, k, 0, 200, headers, BODY, None, None, len(BODY), created, *DETAILS, 0)
                                         for k in entries])  # fmt: skip
-            cursor.execute(f"SELECT id, key FROM {table} WHERE proxy_id = %s AND id > %s", (proxy.id, 0))
-            cursor.fetchmany(64)
+            cursor.execute(f"SELECT id, key FROM {table} WHERE proxy_id = %s AND id > %s ORDER BY id", (proxy.id, last))
+            cursor.fetchall()
 
     result["save_old_layout_us"] = per_entry(old_layout)
     with connection.cursor() as cursor:
