@@ -10,7 +10,6 @@ config on the proxies); logging is on unless --no-logging.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -152,7 +151,7 @@ def main() -> None:
         lru = runner.lru
         return {
             "rss": rss_bytes(),
-            "proxies": {str(p.port): dataclasses.asdict(p) for p in served},
+            "proxies": {str(p.port): p._asdict() for p in served},
             "running": len(served),
             "log_queue": len(runner.writer.queue),
             "log_written": runner.writer.written,
@@ -181,6 +180,8 @@ def main() -> None:
             wait_running(Proxy, before + len(command["ports"]))
             time.sleep(1.0)
             reply(stats())
+        elif name == "start_many":
+            reply(start_many(runner, user, command["ports"], command["url"]))
         elif name == "api_start":
             probe = ApiProbe(user)
             probe.start()
@@ -197,6 +198,32 @@ def main() -> None:
             runner.shutdown("force")
             reply({"bye": True})
             return
+
+
+def start_many(runner, user, ports: list[int], url: str) -> dict:
+    """Adds one stopped proxy per port, then asks for all of them to run in one write: how long until the runner
+    serves every one, and the stats once it does."""
+    from django.db.models import F
+
+    from proxies.models import Proxy
+
+    stopped = Proxy.Status.STOPPED
+    Proxy.objects.bulk_create(
+        Proxy(owner=user, port=port, name=f"many-{port}", provider="openai", upstream_url=url,
+              desired_state=Proxy.Desired.STOPPED, status=stopped)
+        for port in ports
+    )  # fmt: skip
+    runner.wait_tick(5.0)
+    runner.wait_tick(5.0)  # one that began after they were written
+    before = len(runner.snapshot())
+    started = time.monotonic()
+    Proxy.objects.filter(port__in=ports).update(
+        desired_state=Proxy.Desired.RUNNING, status=Proxy.Status.STARTING, revision=F("revision") + 1
+    )
+    runner.nudge()
+    wait_running(Proxy, before + len(ports), timeout=600.0)
+    seconds = time.monotonic() - started
+    return {"start_seconds": seconds}
 
 
 def watch_executor(runner) -> dict:

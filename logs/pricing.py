@@ -6,11 +6,18 @@ import time
 from decimal import Decimal
 from functools import lru_cache
 
-import genai_prices
+
+def tables():
+    """genai-prices, imported by the first row that has a usage to price (on the log writer's thread): its tables
+    and the pydantic and HTTP libraries it brings are ~9 MiB that an idle server never needs (D98)."""
+    import genai_prices
+
+    return genai_prices
 
 
 @lru_cache(maxsize=1024)
 def _known(provider_id: str, model: str) -> bool:
+    genai_prices = tables()
     try:
         genai_prices.calc_price(genai_prices.Usage(input_tokens=1), model, provider_id=provider_id)
         return True
@@ -30,6 +37,7 @@ def cost_usd(provider_id, model, input_tokens, output_tokens, cache_read, cache_
 
 @lru_cache(maxsize=4096)
 def _price(provider_id, model, input_tokens, output_tokens, cache_read, cache_write, minute) -> Decimal | None:
+    genai_prices = tables()
     priced = genai_prices.Usage(
         input_tokens=input_tokens or 0,
         output_tokens=output_tokens or 0,

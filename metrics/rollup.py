@@ -166,6 +166,8 @@ class Rollup:
         self._due = {"sample": 0.0, "fold": 0.0, "retention": 0.0}
         self._started = False
         self._last_sample = None
+        self._last_glance = None
+        self._last_activity = None
         self.writer = None
 
     def attach(self, writer) -> None:
@@ -217,8 +219,18 @@ class Rollup:
         if self.runner is None:
             return
         minute = floor(timezone.now(), 60)
+        # Within a minute whose gauges this runner has written, nothing to do while its proxies' gauges stay put:
+        # the owners' proxy counts are read (one query) only when they move (D97).
+        activity = (minute, self.runner.activity())
+        if activity == self._last_activity:
+            return
+        served = self.runner.snapshot()
+        glance = (minute, [(p.proxy_id, p.in_flight, p.stopping) for p in served])
+        if glance == self._last_glance:
+            self._last_activity = activity
+            return
         rows, in_flight = [], defaultdict(int)
-        for proxy in self.runner.snapshot():
+        for proxy in served:
             in_flight[proxy.owner_id] += proxy.in_flight
             rows.append({"owner_id": proxy.owner_id, "proxy_id": proxy.proxy_id, "start": minute,
                          "in_flight": proxy.in_flight, "running_proxies": 0 if proxy.stopping else 1})  # fmt: skip
@@ -234,11 +246,11 @@ class Rollup:
                          "running_proxies": statuses[owner].get(Proxy.Status.RUNNING, 0),
                          "stopped_proxies": statuses[owner].get(Proxy.Status.STOPPED, 0)})  # fmt: skip
         signature = (minute, sorted((r["owner_id"], r["proxy_id"] or 0, *(r.get(g, 0) for g in GAUGES)) for r in rows))
-        if signature == self._last_sample:
-            return  # nothing moved this minute: no write
-        upsert_existing([("1m", rows)], peak=GAUGES)
-        self._last_sample = signature
-        self._mark([minute])
+        if signature != self._last_sample:  # else nothing moved this minute: no write
+            upsert_existing([("1m", rows)], peak=GAUGES)
+            self._last_sample = signature
+            self._mark([minute])
+        self._last_glance, self._last_activity = glance, activity
 
 
 def minute_retention_days() -> int:

@@ -1,8 +1,8 @@
 """The response cache: a byte-bounded in-memory LRU in front of the durable CacheEntry table.
 
-The request path never touches the database directly: lookups that miss memory but are stored go to `db` (a
-one-thread executor) by row id, and stores are queued there too. The runner hands each cache its store
-(proxies.store.ProxyStore), which does that database work.
+The request path never touches the database directly: lookups that miss memory, of keys the store's filter says
+may be stored, go to `db` (a one-thread executor), and stores are queued there too. The runner hands each cache its
+store (proxies.store.ProxyStore), which does that database work.
 """
 
 from __future__ import annotations
@@ -117,15 +117,15 @@ class MemoryLRU:
 class Store(Protocol):
     """Where a proxy's answers are kept beyond memory (proxies.store.ProxyStore); called on the db executor."""
 
-    ids: dict[str, int]  # cache key -> its row, for the keys stored; read on the proxy's loop
+    def may_hold(self, key: str) -> bool: ...  # on the proxy's loop: False only for a key surely not stored
 
-    def entry(self, key: str, row_id: int) -> Cached | None: ...
+    def entry(self, key: str) -> Cached | None: ...
 
-    def save(self, entries: dict[str, Cached]) -> None: ...
+    def save(self, entries: dict[str, Cached], submit=None) -> None: ...
 
     def clear(self) -> set[str]: ...
 
-    def reload(self) -> set[str]: ...
+    def reload(self, submit) -> None: ...
 
 
 # Stores wait this long to be written together: statement and transaction set-up dominate a lone entry (D17).
@@ -147,10 +147,10 @@ class ProxyCache:
 
     async def get(self, key: str) -> Cached | None:
         entry = self.lru.get(self.proxy_id, key)
-        if entry is None and (row_id := self.store.ids.get(key)) is not None:
+        if entry is None and self.store.may_hold(key):
             loop = asyncio.get_running_loop()
             try:
-                entry = await loop.run_in_executor(self.db, self.store.entry, key, row_id)
+                entry = await loop.run_in_executor(self.db, self.store.entry, key)
             except Exception as e:  # the database is away: a miss, answered by the upstream (D74)
                 self.store_failed("reading a stored answer", e)
                 return None
@@ -188,7 +188,7 @@ class ProxyCache:
             batch[key] = entry
         if batch:
             try:
-                self.store.save(batch)
+                self.store.save(batch, self.db.submit)
             except Exception as e:  # the database is away: these answers are kept in memory only (D74)
                 self.store_failed(f"storing {len(batch)} answers (kept in memory only)", e)
             else:
@@ -212,15 +212,17 @@ class ProxyCache:
         """Runs on the db executor, after any store in flight: forgets every answer, in memory and stored. Returns
         how many it removed beyond the rows stored before (those the API's clear deleted): answers pending a store
         or only in memory, and rows a store in flight wrote after the API's delete."""
-        stored = set(self.store.ids)
         held = set()
         while self.pending:
             held.add(self.pending.popleft()[0])
         held |= self.lru.clear(self.proxy_id)
+        only_held = {key for key in held if not self.store.may_hold(key)}  # a false positive counts as stored
         removed = self.store.clear()
-        return len(removed | (held - stored))
+        return len(removed | only_held)
 
     def reload(self) -> None:
-        """Runs on the db executor after the API wrote single entries (deleted one, imported a file): reads which
-        keys are stored again and forgets in memory the answers of those whose row changed or went."""
-        self.lru.forget(self.proxy_id, self.store.reload())
+        """Runs on the db executor after the API wrote single entries (deleted one, imported a file): forgets the
+        proxy's answers in memory, which are read from their rows as they are now, and has the store's key filter
+        built anew (nothing per key is held to tell which changed, D94)."""
+        self.lru.clear(self.proxy_id)
+        self.store.reload(self.db.submit)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Q, QuerySet, Sum
 
 from proxies import recordings, services
+from proxies.key_filter import key_hash
 from proxies.models import CacheEntry, Proxy
 
 LISTED = ("key", "method", "path", "model", "status", "stream", "size", "hits", "created_at", "last_hit_at")
@@ -136,6 +137,7 @@ def write(proxy: Proxy, batch: list[recordings.Recorded], stored: dict[str, int]
             CacheEntry(
                 proxy=proxy,
                 key=entry.key,
+                key_hash=key_hash(entry.key),  # how the running proxy finds it (proxies/store.py)
                 status=entry.status,
                 headers=entry.headers,
                 body=entry.body,

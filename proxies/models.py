@@ -89,7 +89,8 @@ class CacheEntry(models.Model):
     [[offset_ms, length], ...], so a replay can re-cut and re-pace them."""
 
     proxy = models.ForeignKey(Proxy, on_delete=models.CASCADE, related_name="cache_entries", db_index=False)
-    key = models.CharField(max_length=64)  # not indexed: rows are found by id (proxies/store.py, ProxyStore)
+    key = models.CharField(max_length=64)  # not indexed itself: rows are found by key_hash (proxies/store.py)
+    key_hash = models.BigIntegerField(default=0)  # 8 bytes of the sha256 key (proxies/key_filter.py, key_hash)
     status = models.PositiveSmallIntegerField()
     headers = models.JSONField(default=list)
     body = models.BinaryField(default=b"")
@@ -107,8 +108,9 @@ class CacheEntry(models.Model):
     last_hit_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        # A proxy's rows in the order they were written: loaded at start, read back after each batch, deleted together.
-        indexes = [models.Index(fields=["proxy", "id"], name="cache_entry_proxy_rows")]
+        # A row found by its key's 8-byte hash, a proxy's hashes read in order to build its key filter, its rows
+        # deleted together (D92).
+        indexes = [models.Index(fields=["proxy", "key_hash"], name="cache_entry_proxy_key_hash")]
         verbose_name_plural = "cache entries"
 
     def __str__(self):

@@ -19,10 +19,11 @@ import socket
 import threading
 import time
 import uuid
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -47,6 +48,15 @@ LEASE = timedelta(seconds=settings.RUBBERDUCK_LEASE_SECONDS)
 # How often an idle runner looks whether proxy rows changed (one cheap query), so that a write made by another
 # process is applied within this, not within a whole tick.
 WATCH_SECONDS = 0.05
+# A tick that finds nothing changed (no write, no claim, no new rules) reads no rows; at most this long goes by
+# between two that do, for a change that neither a revision nor updated_at shows (D95).
+FULL_TICK_SECONDS = 30.0
+# How often a quiet light tick looks for leases run out (a sixth of a lease: another runner's proxies are taken
+# over within 1/6 of a lease of its end).
+CLAIM_SECONDS = LEASE.total_seconds() / 6
+# While a tick starts many proxies, those started are recorded as running this often (and once it has started all).
+SAY_STARTED_SECONDS = 0.2
+IN_LIST = 500  # ids per `IN (...)`: under the 999 parameters of old SQLite builds
 _local: Runner | None = None
 
 
@@ -86,9 +96,9 @@ class Running:
                           counters.requests, counters.cache_hits, counters.errors)  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class ProxyState:
-    """A served proxy as the rest of the process sees it: plain values copied from its live counters."""
+class ProxyState(NamedTuple):
+    """A served proxy as the rest of the process sees it: plain values copied from its live counters (a tuple:
+    a gauge sample copies all of them every second, D97)."""
 
     proxy_id: int
     owner_id: int
@@ -126,7 +136,13 @@ class Runner:
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._last_lease = None
-        self._seen: tuple | None = None  # the fingerprint() as the last tick began
+        self._seen: tuple | None = None  # the fingerprint() as the last full tick began
+        self._committed: tuple | None = None  # committed_since()'s mark when the fingerprint was last read
+        self._commits_seen = True  # whether other connections committed since the last light tick
+        self._claim_due = 0.0
+        self._policies: dict[int, object] = {}  # owner id -> policy, read once per full tick
+        self._started: list[int] = []  # started, not yet recorded as running
+        self._said = 0.0
         self._ticks = 0
         self._ticked = threading.Condition()
         self._failing_since: float | None = None  # monotonic time of the first failed reconcile of a failing spell
@@ -144,20 +160,34 @@ class Runner:
 
     def _loop(self) -> None:
         due = time.monotonic() + settings.RUBBERDUCK_RECONCILE_SECONDS
+        full_due = time.monotonic() + FULL_TICK_SECONDS
         while not self._stop.is_set():
             nudged = self._nudge.wait(WATCH_SECONDS)
             if self._stop.is_set():
                 break
-            if nudged or time.monotonic() >= due or self._changed():
+            now = time.monotonic()
+            if nudged or now >= full_due or self._changed():
                 self._nudge.clear()
-                self.reconcile()
-                due = time.monotonic() + settings.RUBBERDUCK_RECONCILE_SECONDS
+                full = self.reconcile()
+            elif now >= due:
+                full = self.reconcile(light=True)
+            else:
+                continue
+            due = time.monotonic() + settings.RUBBERDUCK_RECONCILE_SECONDS
+            if full:
+                full_due = time.monotonic() + FULL_TICK_SECONDS
 
     def _changed(self) -> bool:
-        """Whether the API wrote a proxy since the last tick began (a write bumps its revision; a create or a
-        delete changes the count)."""
+        """Whether the API wrote a proxy since the last full tick began (a write bumps its revision; a create or a
+        delete changes the count). On SQLite, asked only once another connection has committed anything since it
+        last asked (D95)."""
         try:
-            return fingerprint() != self._seen
+            moved = committed_since(self._committed)
+            if moved is None:
+                return False
+            changed = fingerprint() != self._seen
+            self._committed, self._commits_seen = moved, True
+            return changed
         except DatabaseError:
             return True  # a tick reconnects and says what failed
 
@@ -195,12 +225,19 @@ class Runner:
 
     # reconciling
 
-    def reconcile(self) -> None:
+    def reconcile(self, light: bool = False) -> bool:
+        """One tick; says whether it was a full one. A `light` one reads no proxy rows when nothing has changed
+        since the last full one: it renews leases and hands hit counts over, and goes on as a full one otherwise
+        (D95)."""
+        full = True
         with self._lock:
             try:
                 close_old_connections()
-                self._reconcile()
+                full = not (light and self._unchanged())
+                if full:
+                    self._reconcile()
             except Exception:
+                self._seen = self._committed = None  # the next tick is a full one
                 self._failed()
             else:
                 if self._failing_since is not None:
@@ -209,6 +246,7 @@ class Runner:
         with self._ticked:
             self._ticks += 1
             self._ticked.notify_all()
+        return full
 
     def _failed(self) -> None:
         """One line when reconciles start failing (the database is away), not one per retry: the proxies keep
@@ -219,24 +257,48 @@ class Runner:
         else:
             time.sleep(WATCH_SECONDS * 4)  # the watch says "changed" while the database fails: not 20 tries a second
 
-    def _claim(self) -> None:
-        """Claims proxies that want to run and nobody serves; renews this runner's leases now and then."""
+    def _unchanged(self) -> bool:
+        """For a light tick: whether nothing calls for a full one (no write since the last full tick, nothing
+        claimed, the same rules); if so, hands the proxies' hit counts over. While nothing at all was committed
+        since the last light tick, only a lease running out can have changed: looked for every CLAIM_SECONDS."""
+        if self._changed():
+            return False
+        quiet, self._commits_seen = not self._commits_seen, False
+        if not quiet or time.monotonic() >= self._claim_due:
+            if self._claim() or policies().version() != self.rules_version:
+                return False
+        for running in self.running.values():
+            if not running.stopping:
+                self._hand_hits(running.server.app.cache)
+        return True
+
+    def _hand_hits(self, cache: ProxyCache) -> None:
+        hits = cache.take_hits()
+        if hits:
+            self.db.submit(cache.store.add_hits, hits)
+
+    def _claim(self) -> bool:
+        """Claims proxies that want to run and nobody serves; renews this runner's leases now and then. Says
+        whether it may have claimed one."""
+        self._claim_due = time.monotonic() + CLAIM_SECONDS
         now = timezone.now()
-        claimable = Proxy.objects.filter(desired_state=Proxy.Desired.RUNNING).filter(
-            Q(runner_id="") | Q(lease_expires_at__lt=now)
-        )
         renew = self._last_lease is None or now - self._last_lease > LEASE / 3
+        claimed = others_claimable(now, self.id)  # a read, so an idle tick never takes the write lock
+        if not (renew or claimed):
+            return False
+        claimable = Q(runner_id="") | Q(lease_expires_at__lt=now)
         if renew:
             self._last_lease = now
-            claimable = Proxy.objects.filter(desired_state=Proxy.Desired.RUNNING).filter(
-                Q(runner_id="") | Q(runner_id=self.id) | Q(lease_expires_at__lt=now)
-            )
-        elif not claimable.exists():  # a read, so an idle tick never takes the write lock
-            return
-        claimable.update(runner_id=self.id, lease_expires_at=now + LEASE)
+            claimable |= Q(runner_id=self.id)
+        Proxy.objects.filter(claimable, desired_state=Proxy.Desired.RUNNING).update(
+            runner_id=self.id, lease_expires_at=now + LEASE
+        )
+        return claimed
 
     def _reconcile(self) -> None:
         self._seen = fingerprint()
+        self._policies = {}
+        self._said = time.monotonic()
         self._claim()
         rows = {p.id: p for p in Proxy.objects.filter(runner_id=self.id).select_related(None)}
         rules_version = policies().version()
@@ -276,9 +338,7 @@ class Runner:
                 elif row.cache_version != running.cache_version:
                     self.db.submit(cache.reload).result()  # entries deleted or imported: served as they are now
                     running.cache_version = row.cache_version
-                hits = cache.take_hits()
-                if hits:
-                    self.db.submit(cache.store.add_hits, hits)
+                self._hand_hits(cache)
 
         stopping_on = {r.port for r in self.running.values() if r.stopping}
         for pid, row in wanted.items():
@@ -287,14 +347,23 @@ class Runner:
                     waiting.add(pid)  # freed in a moment by a proxy deleted or stopped: its stop nudges the next tick
                     continue
                 self._start(row)
+                if time.monotonic() - self._said > SAY_STARTED_SECONDS:
+                    self._say_started()
+                    self._said = time.monotonic()
+        self._say_started()
 
+        applied = defaultdict(list)  # revision -> the proxies that have acted on it
         for pid, row in rows.items():
             if pid in waiting:
                 continue
             if pid not in wanted:
                 self._let_go(row)
             elif row.applied_revision < row.revision:
-                Proxy.objects.filter(id=pid, applied_revision__lt=row.revision).update(applied_revision=row.revision)
+                applied[row.revision].append(pid)
+        for revision, pids in applied.items():
+            for chunk in range(0, len(pids), IN_LIST):
+                ids = pids[chunk : chunk + IN_LIST]
+                Proxy.objects.filter(id__in=ids, applied_revision__lt=revision).update(applied_revision=revision)
 
     def _let_go(self, row: Proxy) -> None:
         """Records a proxy that wants to be stopped, and that this runner no longer serves, as stopped, and gives up
@@ -328,8 +397,10 @@ class Runner:
 
     def _owner_terms(self, row: Proxy) -> dict:
         """What the proxy may use of the server, by its owner's policy (proxies/policy.py): read here, in the
-        runner's thread, never on a request's path."""
-        policy = policies().of(row.owner)
+        runner's thread, never on a request's path; once per owner and full tick (D96)."""
+        policy = self._policies.get(row.owner_id)
+        if policy is None:
+            policy = self._policies[row.owner_id] = policies().of(row.owner)
         return {
             "provider": providers.get(row.provider).for_owner(server_credentials=policy.server_credentials),
             "private_networks": policy.private_networks,
@@ -337,7 +408,8 @@ class Runner:
 
     def _start(self, row: Proxy) -> None:
         try:
-            cache = ProxyCache(row.id, self.lru, self.db, ProxyStore.load(row.id))
+            store = ProxyStore(row.id)  # nothing read at start: its key filter is built once it serves (D94)
+            cache = ProxyCache(row.id, self.lru, self.db, store)
             app = ProxyApp(self._settings_of(row), cache, self.enqueue_log, ClientLimits.from_settings())
             ssl_context = None
             if row.tls:
@@ -361,12 +433,20 @@ class Runner:
             Proxy.objects.filter(id=row.id).update(status=Proxy.Status.ERROR, last_error=message)
             self.failed[row.id] = row.updated_at
             return
+        store.build_filter(self.db.submit)
         self.failed.pop(row.id, None)
         self.running[row.id] = Running(
             server, row.port, row.tls, row.provider, row.updated_at, row.cache_cleared_at, row.cache_version
         )
-        Proxy.objects.filter(id=row.id).update(status=Proxy.Status.RUNNING, last_error=None)
+        self._started.append(row.id)
         log.info("proxy %s serving on %s:%s", row.id, self.host, row.port)
+
+    def _say_started(self) -> None:
+        """Records the proxies started since last called as running, a few statements for all of them (D96)."""
+        started, self._started = self._started, []
+        for chunk in range(0, len(started), IN_LIST):
+            ids = started[chunk : chunk + IN_LIST]
+            Proxy.objects.filter(id__in=ids).update(status=Proxy.Status.RUNNING, last_error=None)
 
     def _stop_now(self, pid: int, mode: str) -> None:
         running = self.running.pop(pid)
@@ -379,6 +459,18 @@ class Runner:
         running.stopping = True
         running.server.stop(mode, wait=False)
 
+    def activity(self) -> tuple[int, int, int]:
+        """A mark that moves whenever snapshot() would tell something new, far cheaper to take: how many proxies
+        it serves and stops, and a sum that every request's start and end raise (2 × requests + in flight), so a
+        gauge sample of idle proxies builds no snapshot (D97)."""
+        served = stopping = moved = 0
+        for running in list(self.running.values()):
+            counters = running.server.app.counters
+            served += 1
+            stopping += running.stopping
+            moved += 2 * counters.requests + counters.in_flight
+        return served, stopping, moved
+
     def snapshot(self) -> list[ProxyState]:
         """The proxies this runner serves, stopping ones included; read from any thread (metrics, the bench)."""
         return [running.state(pid) for pid, running in list(self.running.items())]
@@ -387,14 +479,50 @@ class Runner:
 def _fingerprint_sql() -> str:
     quote = connection.ops.quote_name
     revision = quote(Proxy._meta.get_field("revision").column)
-    return f"SELECT COUNT(*), COALESCE(SUM({revision}), 0) FROM {quote(Proxy._meta.db_table)}"
+    updated = quote(Proxy._meta.get_field("updated_at").column)
+    return f"SELECT COUNT(*), COALESCE(SUM({revision}), 0), MAX({updated}) FROM {quote(Proxy._meta.db_table)}"
 
 
 FINGERPRINT = _fingerprint_sql()
 
 
+def _claimable_sql() -> str:
+    quote = connection.ops.quote_name
+    column = {f.name: quote(f.column) for f in Proxy._meta.concrete_fields}
+    return (
+        f"SELECT 1 FROM {quote(Proxy._meta.db_table)} WHERE {column['desired_state']} = %s AND "
+        f"({column['runner_id']} = '' OR {column['lease_expires_at']} < %s) AND {column['runner_id']} <> %s LIMIT 1"
+    )
+
+
+CLAIMABLE = _claimable_sql()
+
+
+def others_claimable(now, runner_id: str) -> bool:
+    """Whether a proxy wants to run that no runner holds, or whose lease has run out, but this runner's own. Plain
+    SQL built once, as light ticks ask it twice a second (D95)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CLAIMABLE, (Proxy.Desired.RUNNING.value, connection.ops.adapt_datetimefield_value(now), runner_id)
+        )
+        return cursor.fetchone() is not None
+
+
+def committed_since(mark: tuple | None) -> tuple | None:
+    """On SQLite: None when no other connection has committed since `mark` (this connection's PRAGMA data_version
+    then, ~1 µs), else the mark to give next time; elsewhere always a mark. The watch reads the fingerprint (a
+    scan of the proxies, ~0.1 ms at 500) 20 times a second; an idle server commits nothing."""
+    if connection.vendor != "sqlite":
+        return ()
+    connection.ensure_connection()
+    raw = connection.connection  # sqlite3's own: Django's cursor costs several times the pragma
+    now = (id(raw), raw.execute("PRAGMA data_version").fetchone()[0])  # comparable on one connection only
+    return None if now == mark else now
+
+
 def fingerprint() -> tuple:
-    """How many proxies there are and the sum of their revisions, which every write of the API changes. Plain SQL
+    """How many proxies there are, the sum of their revisions, which every write of the API changes, and when one was
+    last saved (an edit in the admin, which counts no revision). Plain SQL
     built once: the watch runs it 20 times a second, and the ORM took ~1.2 ms of CPU a query (this ~20 µs)."""
     with connection.cursor() as cursor:
         cursor.execute(FINGERPRINT)

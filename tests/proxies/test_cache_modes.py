@@ -188,7 +188,7 @@ def test_a_clear_reports_a_store_in_flight_and_nothing_comes_back(api, runner, p
     threading.Timer(0.3, gate.set).start()  # released while the clear waits for the runner
 
     assert api.delete(f"/api/v1/proxies/{proxy['id']}/cache").json() == {"deleted": 2}
-    assert keys_of(proxy) == set() and cache.store.ids == {}
+    assert keys_of(proxy) == set() and cache.store.filter.keys == 0
     assert ask(proxy, "first")[1] == "miss"
     wait_until(lambda: len(keys_of(proxy)) == 1)  # stored again once asked again: only that one
     assert len(openai_upstream.requests) == 3
