@@ -76,7 +76,7 @@ def test_force_stop_cuts_an_in_flight_request(api, make_proxy, openai_upstream, 
 
     thread = threading.Thread(target=call)
     thread.start()
-    time.sleep(0.3)
+    wait_until(lambda: openai_upstream.requests)  # in flight: the proxy forwarded it and waits for the answer
     started = time.monotonic()
     api.post(f"/api/v1/proxies/{proxy['id']}/stop", {"mode": "force"}, format="json")
     thread.join(5)
