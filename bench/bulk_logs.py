@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--port", type=int, required=True, help="the first proxy's port (the others follow it)")
     parser.add_argument("--upstream", required=True, help="the proxies' upstream URL")
+    parser.add_argument("--export-rows", type=int, default=0, help="about how many rows the export range holds")
+    parser.add_argument("--purge-rows", type=int, default=0, help="about how many rows the purge range holds")
     args = parser.parse_args()
     import django
 
@@ -125,7 +127,11 @@ def main() -> None:
         for i in range(PROXIES)
     ]
     theirs = Proxy.objects.create(
-        owner=other, name="other", port=args.port + PROXIES, upstream_url=args.upstream, provider="openai",
+        owner=other,
+        name="other",
+        port=args.port + PROXIES,
+        upstream_url=args.upstream,
+        provider="openai",
         desired_state=Proxy.Desired.STOPPED,
     ).id
     assert mine == list(range(mine[0], mine[0] + PROXIES)), mine
@@ -166,7 +172,16 @@ def main() -> None:
         name: {k: v.format(p=mine[0], **{m: t.isoformat() for m, t in marks.items()}) for k, v in params.items()}
         for name, params in COMBOS.items()
     }
-    counts = {name: expected_count(user, params) for name, params in combos.items()}
+    # The export's range: the newest rows of the data (written before the server started); the purge's: the oldest.
+    mine_share = 19 / 20
+    ranges = {
+        "export": {
+            "since": (end - timedelta(seconds=args.export_rows / mine_share * step)).isoformat(),
+            "until": end.isoformat(),
+        },
+        "purge": {"until": datetime.fromtimestamp(start + args.purge_rows / mine_share * step, tz=UTC).isoformat()},
+    }
+    counts = {name: expected_count(user, params) for name, params in {**combos, **ranges}.items()}
     print(
         json.dumps(
             {
@@ -177,6 +192,7 @@ def main() -> None:
                 "step": step,
                 "rows": args.rows,
                 "combos": combos,
+                "ranges": ranges,
                 "counts": counts,
                 "insert_s": round(inserted - started, 1),
                 "rollup_analyze_s": round(analysed - inserted, 1),
@@ -203,9 +219,7 @@ def expected_count(user, params: dict) -> int:
 def rollups(connection, now: float) -> None:
     """The roll-up buckets of the generated rows, as the writer and the folds would have made them."""
     vendor = connection.vendor
-    minute = (
-        "strftime('%Y-%m-%d %H:%M:00', timestamp)" if vendor == "sqlite" else "date_trunc('minute', timestamp)"
-    )
+    minute = "strftime('%Y-%m-%d %H:%M:00', timestamp)" if vendor == "sqlite" else "date_trunc('minute', timestamp)"
     cols = "requests, cache_hits, errors, cost_usd, latency_ms_sum, in_flight, running_proxies, stopped_proxies"
     counts = (
         "COUNT(*), SUM(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END), "

@@ -46,10 +46,10 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.contrib.auth import get_user_model
     from django.db import connection
     from django.utils import timezone
 
-    from django.contrib.auth import get_user_model
     from logs.selectors import before, bounded_count_query, log_entries, parse_filters
 
     data = json.loads(sys.stdin.read())
@@ -63,7 +63,9 @@ def main() -> None:
             "next page": explain(before(qs, timezone.now(), 10**12)[:51]),
             "count": explain(bounded_count_query(log_entries(owner=user, filters=filters, ordered=False))),
         }
-        out[name] = {kind: {"indexed": indexed(lines, connection.vendor), "plan": lines} for kind, lines in plans.items()}
+        out[name] = {
+            kind: {"indexed": indexed(lines, connection.vendor), "plan": lines} for kind, lines in plans.items()
+        }
     print(json.dumps(out), flush=True)
 
 

@@ -32,9 +32,7 @@ COST = COLUMNS.index("cost_usd")
 
 def rows_of(values: list[tuple]) -> list[tuple]:
     """Rows as the export writes them: in ENTRY_FIELDS order, the time in ISO 8601 UTC, the cost a float."""
-    return [
-        (v[0], iso(v[1]), *v[2:COST], None if v[COST] is None else float(v[COST]), *v[COST + 1 :]) for v in values
-    ]
+    return [(v[0], iso(v[1]), *v[2:COST], None if v[COST] is None else float(v[COST]), *v[COST + 1 :]) for v in values]
 
 
 def csv_part(rows: list[tuple], header: bool) -> bytes:
