@@ -357,9 +357,9 @@ class Scale:
         response = conn.getresponse()
         first = response.read1(65536)
         first_byte = time.perf_counter() - t0
-        lines = first.count(b"\r\n")
+        lines = first.count(b"\n")
         while chunk := response.read1(1 << 20):
-            lines += chunk.count(b"\r\n")
+            lines += chunk.count(b"\n")
         took = time.perf_counter() - t0
         done.set()
         watcher.join()

@@ -2,9 +2,12 @@
 rows are read. Django's ASGI handler reads a synchronous iterator whole into a list before the first byte;
 the export gives it an async iterator that reads a chunk of rows at a time (logs/export.py)."""
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import ApiToken
 from tests.conftest import wait_until
@@ -20,13 +23,14 @@ def test_an_export_under_daphne_sends_its_first_rows_before_it_reads_the_last(us
     if connection.vendor != "sqlite":
         pytest.skip("writes its rows with SQLite's recursive CTE")
     proxy = ProxyFactory(owner=user)
+    start = (timezone.now() - timedelta(days=6)).strftime("%Y-%m-%d %H:%M:%S")  # within retention
     with connection.cursor() as cursor:  # ROWS entries, one a second, newest last
         cursor.execute(
             f"WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < {ROWS - 1}) "
             "INSERT INTO logs_logentry (proxy_id, timestamp, ip, method, path, prompt_hash, status_code, latency_ms,"
-            " cache, failure, model) SELECT %s, datetime('2026-01-01 00:00:00', '+' || x || ' seconds'), '10.0.0.1',"
+            " cache, failure, model) SELECT %s, datetime(%s, '+' || x || ' seconds'), '10.0.0.1',"
             " 'POST', '/v1/chat/completions', '', 200, 5.0, 'miss', NULL, '' FROM n",
-            [proxy.id],
+            [proxy.id, start],
         )
     _, key = ApiToken.issue(user, "export")
     connection.close()
@@ -45,11 +49,10 @@ def test_an_export_under_daphne_sends_its_first_rows_before_it_reads_the_last(us
             # before the first byte has them already.
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "DELETE FROM logs_logentry WHERE timestamp < datetime('2026-01-01 00:00:00', %s)",
-                    [f"+{DELETED} seconds"],
+                    "DELETE FROM logs_logentry WHERE timestamp < datetime(%s, %s)", [start, f"+{DELETED} seconds"]
                 )
             connection.close()
-            lines = first.count(b"\r\n") + sum(chunk.count(b"\r\n") for chunk in body)
+            lines = first.count(b"\n") + sum(chunk.count(b"\n") for chunk in body)
     assert response.status_code == 200
     assert first.startswith(b"id,timestamp,proxy,")
     assert first.count(b"\r\n") < ROWS  # a first part, not the whole file
