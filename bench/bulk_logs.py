@@ -162,6 +162,8 @@ def main() -> None:
     inserted = time.monotonic()
     rollups(connection, now)
     with connection.cursor() as cursor:
+        if vendor == "sqlite":
+            cursor.execute("PRAGMA analysis_limit=10000")  # statistics from a sample, as PRAGMA optimize takes them
         cursor.execute("ANALYZE")
     analysed = time.monotonic()
     end = datetime.fromtimestamp(now, tz=UTC)
