@@ -72,7 +72,12 @@ def main() -> None:
             "count": explain(bounded_count_query(log_entries(owner=user, filters=filters, ordered=False))),
         }
         out[name] = {
-            kind: {"indexed": indexed(lines, connection.vendor), "plan": lines} for kind, lines in plans.items()
+            kind: {
+                "indexed": indexed(lines, connection.vendor, bounded=kind == "count"),
+                "bounded_scan": kind == "count" and scans(lines, connection.vendor),
+                "plan": lines,
+            }
+            for kind, lines in plans.items()
         }
     print(json.dumps(out), flush=True)
 
