@@ -88,7 +88,9 @@ class LogListApi(APIView):
             page_qs = before(qs, timestamp, entry_id)
         page = list(page_qs[: size + 1])
         if total is None:
-            total, lower_bound = bounded_count(log_entries(owner=request.user, filters=filters, ordered=False))
+            total, lower_bound = bounded_count(
+                log_entries(owner=request.user, filters=filters, ordered=False), at_least=len(page)
+            )
         next_url = None
         if len(page) > size:
             page = page[:size]

@@ -6,10 +6,12 @@ applies them to a freshly written row (the live stream), so a filter means the s
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from rest_framework import serializers
@@ -113,11 +115,42 @@ def bounded_count_query(qs: QuerySet[LogEntry]) -> QuerySet[LogEntry]:
     return qs.values("id")[: COUNT_LIMIT + 1]
 
 
-def bounded_count(qs: QuerySet[LogEntry]) -> tuple[int, bool]:
+COUNT_BUDGET = 0.025  # seconds a list's count may take before it settles for a lower bound
+
+
+def bounded_count(qs: QuerySet[LogEntry], *, at_least: int = 0) -> tuple[int, bool]:
     """(total, is_lower_bound): exact up to COUNT_LIMIT, else COUNT_LIMIT and True. A count visits every entry it
-    counts, so an exact one of millions would take seconds; this one visits at most COUNT_LIMIT + 1."""
-    n = bounded_count_query(qs).count()
+    counts, so an exact one of millions would take seconds; this one visits at most COUNT_LIMIT + 1. And it has
+    COUNT_BUDGET to do it: where two filters' rows are each common but rare together, the planner may walk one
+    filter's index through all of its rows; past the budget the query is interrupted and the total is
+    `at_least` (what the page itself showed), a lower bound (D82)."""
+    try:
+        with time_limit(COUNT_BUDGET):
+            n = bounded_count_query(qs).count()
+    except OperationalError:
+        return at_least, True
     return (COUNT_LIMIT, True) if n > COUNT_LIMIT else (n, False)
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Interrupts this connection's statements past `seconds`: SQLite's progress handler, PostgreSQL's
+    statement_timeout (in a savepoint, so that a cancelled count rolls back alone). Raises OperationalError."""
+    connection.ensure_connection()
+    if connection.vendor == "sqlite":
+        deadline = time.monotonic() + seconds
+        connection.connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+        try:
+            yield
+        finally:
+            connection.connection.set_progress_handler(None, 1000)
+    elif connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = %s", [max(1, round(seconds * 1000))])
+            yield
+    else:
+        yield
 
 
 def before(qs: QuerySet[LogEntry], timestamp: datetime, entry_id: int) -> QuerySet[LogEntry]:

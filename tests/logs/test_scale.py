@@ -34,7 +34,10 @@ def sqlite_only():
         pytest.skip("writes rows with SQLite's recursive CTE and reads SQLite's plans")
 
 
-def test_it_counts_exactly_up_to_ten_thousand_then_says_it_is_a_lower_bound(api, user, sqlite_only):
+def test_it_counts_exactly_up_to_ten_thousand_then_says_it_is_a_lower_bound(api, user, monkeypatch, sqlite_only):
+    from logs import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_BUDGET", 60.0)  # the limit, not the time budget, on a busy machine
     proxy = ProxyFactory(owner=user)
     insert_rows(proxy.id, 10_000)
     page = api.get("/api/v1/logs/", {"page_size": 2}).json()
@@ -134,3 +137,17 @@ def test_retention_deletes_a_slice_at_a_time_and_the_writer_writes_between_slice
     assert slices > 1  # a slice ends at its time: two batches and their pauses are past it
     assert deleted == 4000
     assert LogEntry.objects.count() == 3 + slices  # the kept ones and one per slice
+
+
+def test_a_count_past_its_time_budget_settles_for_the_page_as_a_lower_bound(api, user, monkeypatch, sqlite_only):
+    from logs import selectors
+
+    proxy = ProxyFactory(owner=user)
+    insert_rows(proxy.id, 10_000)
+    monkeypatch.setattr(selectors, "COUNT_BUDGET", 0.0)  # every count interrupted at once
+
+    page = api.get("/api/v1/logs/", {"page_size": 20}).json()
+
+    # 21: the page's 20 and the one read to know there is a next page
+    assert (page["total"], page["total_is_lower_bound"], len(page["results"])) == (21, True, 20)
+    assert api.get(page["next"]).status_code == 200  # the connection is usable after the interrupted count
