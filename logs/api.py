@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logs import export
-from logs.selectors import COUNT_LIMIT, LogFilters, before, bounded_count, entry_of, log_entries, parse_filters
+from logs.selectors import COUNT_BUDGET, COUNT_LIMIT, LogFilters, before, bounded_count, entry_of, log_entries, parse_filters
 from logs.serializers import LogEntrySerializer, LogPageSerializer
 from logs.services import log_entries_purge
 from restapi.openapi import DeletedSerializer, errors
@@ -70,7 +70,8 @@ class LogListApi(APIView):
         description="Paginated by a cursor: follow `next` until it is null. Entries written after the first page "
         "was read come on a new first page, never in the middle. `total` is how many entries match the filters, "
         f"exact up to {COUNT_LIMIT:,}; past that it is {COUNT_LIMIT:,} and `total_is_lower_bound` is true "
-        f'(show it as "{COUNT_LIMIT:,}+"). `count` equals `total`.',
+        f'(show it as "{COUNT_LIMIT:,}+"); a count that would take more than {COUNT_BUDGET * 1000:.0f} ms is '
+        "not finished, and `total` is then what the page read, `total_is_lower_bound` true. `count` equals `total`.",
         parameters=[
             LogFilters,
             OpenApiParameter("page_size", int, description=f"1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."),
