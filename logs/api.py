@@ -18,7 +18,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logs import export
-from logs.selectors import COUNT_BUDGET, COUNT_LIMIT, LogFilters, before, bounded_count, entry_of, log_entries, parse_filters
+from logs.selectors import (
+    COUNT_BUDGET,
+    COUNT_LIMIT,
+    LogFilters,
+    before,
+    bounded_count,
+    entry_of,
+    log_entries,
+    parse_filters,
+)
 from logs.serializers import LogEntrySerializer, LogPageSerializer
 from logs.services import log_entries_purge
 from restapi.openapi import DeletedSerializer, errors
