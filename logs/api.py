@@ -97,7 +97,9 @@ class LogListApi(APIView):
             timestamp, entry_id, total, lower_bound = decode_cursor(request.query_params["cursor"])
             page_qs = before(qs, timestamp, entry_id)
         page = list(page_qs[: size + 1])
-        if total is None:
+        if total is None and page_qs is qs and len(page) <= size:
+            total, lower_bound = len(page), False  # a first page holding the whole list: nothing to count
+        elif total is None:
             total, lower_bound = bounded_count(
                 log_entries(owner=request.user, filters=filters, ordered=False), at_least=len(page)
             )
