@@ -9,6 +9,9 @@ while measuring: upstream calls per request, cache hits, status errors, stream e
     bench/run.py --duration 2 --quick a smoke run (~40 s): every section once, few cells
     bench/run.py --db-load            30 s of C=64 mixed load on SQLite: locks, lost log entries, API p99
     bench/run.py --profile hit|miss   py-spy flame graph of one proxy under load (needs ptrace rights)
+    bench/run.py --scale [--rows N] [--database postgres]
+                                      the logs at 10 M rows through the real server (bench/scale.py), then
+                                      every bench/scale_*.py scenario
 
 Exit status: 1 when a correctness check fails (never because a performance target is missed).
 """
@@ -52,6 +55,8 @@ from bench.common import (  # noqa: E402
 )
 from bench.db_load import db_load  # noqa: E402
 from bench.profile import profile  # noqa: E402
+from bench.scale import add_arguments as scale_arguments  # noqa: E402
+from bench.scale import scale  # noqa: E402
 
 STREAM_TTFT_MS, STREAM_CHUNKS, STREAM_GAP_MS = 20.0, 20, 5.0
 Server = tuple[str, int, list[int]]  # name, pid, the ports to load
@@ -660,8 +665,12 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary dir (process logs, SQLite)")
     parser.add_argument("--db-load", action="store_true", help="the database-under-load run instead")
     parser.add_argument("--profile", choices=["hit", "miss"], help="py-spy profile of the hit or miss path")
+    parser.add_argument("--scale", action="store_true", help="the scale run instead (bench/scale.py)")
+    scale_arguments(parser)
     args = parser.parse_args(argv)
     ensure_wrk()
+    if args.scale:
+        return scale(args)
     if args.db_load:
         return db_load(args)
     if args.profile:

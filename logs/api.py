@@ -6,6 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +18,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logs import export
-from logs.selectors import LogFilters, before, entry_of, log_entries, parse_filters
+from logs.selectors import (
+    COUNT_BUDGET,
+    COUNT_LIMIT,
+    LogFilters,
+    before,
+    bounded_count,
+    entry_of,
+    log_entries,
+    parse_filters,
+)
 from logs.serializers import LogEntrySerializer, LogPageSerializer
 from logs.services import log_entries_purge
 from restapi.openapi import DeletedSerializer, errors
@@ -26,21 +36,23 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
-def encode_cursor(timestamp: datetime, entry_id: int, count: int) -> str:
-    raw = f"{timestamp.isoformat()}|{entry_id}|{count}"
+def encode_cursor(timestamp: datetime, entry_id: int, count: int, lower_bound: bool = False) -> str:
+    raw = f"{timestamp.isoformat()}|{entry_id}|{count}{'+' if lower_bound else ''}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int, int | None]:
-    """(timestamp, id) of the last entry served, and the first page's count (None in a cursor made before
-    cursors carried it)."""
+def decode_cursor(cursor: str) -> tuple[datetime, int, int | None, bool]:
+    """(timestamp, id) of the last entry served, and the first page's total and whether it was a lower bound
+    (None, False in a cursor made before cursors carried it)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, entry_id, *count = raw.split("|")
         timestamp = datetime.fromisoformat(stamp)
-        if timezone.is_naive(timestamp) or len(count) > 1 or (count and int(count[0]) < 0):
+        lower_bound = bool(count) and count[0].endswith("+")
+        total = int(count[0].removesuffix("+")) if count else None
+        if timezone.is_naive(timestamp) or len(count) > 1 or (total is not None and total < 0):
             raise ValueError
-        return timestamp, int(entry_id), int(count[0]) if count else None
+        return timestamp, int(entry_id), total, lower_bound
     except (ValueError, UnicodeDecodeError, binascii.Error) as e:
         raise ValidationError({"cursor": ["Invalid cursor."]}) from e
 
@@ -55,16 +67,20 @@ def page_size_of(params) -> int:
 
 class LogListApi(APIView):
     """Newest first. A page ends where the next one starts by (timestamp, id), never by an offset, so entries
-    written between two page requests neither repeat nor push others off a page. `count` is the total that
-    matches the filters (what a purge of the same range would delete) when the first page was read; entries
-    written since come on a new first page. The next pages carry it in their cursor rather than count again: a
-    count visits every matching entry, a page only its own (D35)."""
+    written between two page requests neither repeat nor push others off a page. `total` is how many entries
+    match the filters when the first page was read, counted up to COUNT_LIMIT: past it `total` is COUNT_LIMIT
+    and `total_is_lower_bound` true, since an exact count visits every matching entry and takes seconds at
+    millions (D82). `count` is the same number (the field the API had first). Entries written since come on a
+    new first page. The next pages carry the total in their cursor rather than count again (D35)."""
 
     @extend_schema(
         operation_id="logs_list",
         summary="Your proxies' log entries, newest first",
         description="Paginated by a cursor: follow `next` until it is null. Entries written after the first page "
-        "was read come on a new first page, never in the middle. `count` is the total matching the filters.",
+        "was read come on a new first page, never in the middle. `total` is how many entries match the filters, "
+        f"exact up to {COUNT_LIMIT:,}; past that it is {COUNT_LIMIT:,} and `total_is_lower_bound` is true "
+        f'(show it as "{COUNT_LIMIT:,}+"); a count that would take more than {COUNT_BUDGET * 1000:.0f} ms is '
+        "not finished, and `total` is then what the page read, `total_is_lower_bound` true. `count` equals `total`.",
         parameters=[
             LogFilters,
             OpenApiParameter("page_size", int, description=f"1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."),
@@ -76,21 +92,33 @@ class LogListApi(APIView):
         filters = parse_filters(request.query_params)
         size = page_size_of(request.query_params)
         qs = log_entries(owner=request.user, filters=filters)
-        page_qs, count = qs, None
+        page_qs, total, lower_bound = qs, None, False
         if request.query_params.get("cursor"):
-            timestamp, entry_id, count = decode_cursor(request.query_params["cursor"])
+            timestamp, entry_id, total, lower_bound = decode_cursor(request.query_params["cursor"])
             page_qs = before(qs, timestamp, entry_id)
         page = list(page_qs[: size + 1])
-        if count is None:
-            count = qs.count()
+        if total is None and page_qs is qs and len(page) <= size:
+            total, lower_bound = len(page), False  # a first page holding the whole list: nothing to count
+        elif total is None:
+            total, lower_bound = bounded_count(
+                log_entries(owner=request.user, filters=filters, ordered=False), at_least=len(page)
+            )
         next_url = None
         if len(page) > size:
             page = page[:size]
             last = page[-1]
             params = request.query_params.copy()
-            params["cursor"] = encode_cursor(last.timestamp, last.id, count)
+            params["cursor"] = encode_cursor(last.timestamp, last.id, total, lower_bound)
             next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-        return Response({"count": count, "next": next_url, "results": [entry_of(e) for e in page]})
+        return Response(
+            {
+                "count": total,
+                "total": total,
+                "total_is_lower_bound": lower_bound,
+                "next": next_url,
+                "results": [entry_of(e) for e in page],
+            }
+        )
 
     @extend_schema(
         operation_id="logs_purge",
@@ -138,8 +166,10 @@ class LogExportApi(APIView):
         if fmt not in export.FORMATS:
             raise ValidationError({"format": ["csv or json."]})
         filters = parse_filters(request.query_params)
-        qs = log_entries(owner=request.user, filters=filters)
-        response = StreamingHttpResponse(export.FORMATS[fmt](qs), content_type=export.CONTENT_TYPES[fmt])
+        rows = export.Export(log_entries(owner=request.user, filters=filters), fmt)
+        # Under ASGI an async iterator: Django's handler would first read a sync one whole into a list (D83).
+        content = aiter(rows) if isinstance(request._request, ASGIRequest) else iter(rows)
+        response = StreamingHttpResponse(content, content_type=export.CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{export.filename(filters, fmt)}"'
         response["Cache-Control"] = "no-store"
         return response

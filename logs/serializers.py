@@ -19,6 +19,13 @@ class LogEntrySerializer(serializers.ModelSerializer):
 
 
 class LogPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField(help_text="Entries that match the filters (as of the first page).")
+    count = serializers.IntegerField(help_text="The same as `total`.")
+    total = serializers.IntegerField(
+        help_text="Entries that match the filters (as of the first page): exact up to 10,000, else 10,000; where "
+        "counting would take too long, the entries the page read."
+    )
+    total_is_lower_bound = serializers.BooleanField(
+        help_text="True when `total` is a lower bound (show it as e.g. 10,000+)."
+    )
     next = serializers.URLField(allow_null=True, help_text="The next page (older entries); null on the last one.")
     results = LogEntrySerializer(many=True)

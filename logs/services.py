@@ -2,35 +2,49 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from logs.models import LogEntry
 from logs.selectors import log_entries
 
-PURGE_BATCH = 5000
+PURGE_BATCH = 1000  # rows per transaction: on SQLite the write lock is held a few ms at a time
+MIN_PAUSE = 0.01  # seconds between two batches at least
 
 
-def _delete_in_batches(qs) -> int:
-    """Deletes by id batches, so a big purge never holds the (SQLite) write lock for long."""
+def delete_in_batches(qs: QuerySet, *, batch: int = PURGE_BATCH, deadline: float | None = None) -> tuple[int, bool]:
+    """Deletes `qs` (unordered) by batches of ids, one transaction each, and after each waits as long as it held
+    the write lock (D84): the log writer and the cache stores get the database at least half the time, so they
+    go on writing during a purge of millions instead of queueing behind it (on SQLite, failing with "database
+    is locked" after the busy timeout). Stops at `deadline` (time.monotonic()) if given.
+    Returns (rows deleted, whether none is left)."""
     deleted = 0
-    while True:
-        ids = list(qs.values_list("id", flat=True)[:PURGE_BATCH])
+    while deadline is None or time.monotonic() < deadline:
+        ids = list(qs.values_list("id", flat=True)[:batch])
         if not ids:
-            return deleted
+            return deleted, True
+        started = time.monotonic()
         with transaction.atomic():
-            n, _ = LogEntry.objects.filter(id__in=ids).delete()
+            n, _ = qs.model.objects.filter(id__in=ids).delete()
         deleted += n
+        if len(ids) < batch:
+            return deleted, True
+        time.sleep(max(time.monotonic() - started, MIN_PAUSE))
+    return deleted, False
 
 
 def log_entries_purge(*, owner, filters: dict) -> int:
     """Deletes the owner's entries matching `filters` (only ever the owner's: the queryset is owner-scoped)."""
-    return _delete_in_batches(log_entries(owner=owner, filters=filters).order_by())
+    deleted, _ = delete_in_batches(log_entries(owner=owner, filters=filters, ordered=False))
+    return deleted
 
 
-def log_entries_expire(*, days: int) -> int:
-    """Retention: deletes every entry older than `days` (an indexed range on timestamp)."""
+def log_entries_expire(*, days: int, deadline: float | None = None) -> tuple[int, bool]:
+    """Retention: deletes entries older than `days` (an indexed range on timestamp), until `deadline` if given.
+    Returns (rows deleted, whether none is left)."""
     cutoff = timezone.now() - timedelta(days=days)
-    return _delete_in_batches(LogEntry.objects.filter(timestamp__lt=cutoff).order_by())
+    return delete_in_batches(LogEntry.objects.filter(timestamp__lt=cutoff).order_by(), deadline=deadline)

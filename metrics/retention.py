@@ -1,10 +1,12 @@
 """How long metric buckets are kept: the site settings row when there is one, else settings.py (0, or a
 missing window, keeps that window forever). apply_retention() runs on the runner's log writer now and then
-(Rollup.tick): indexed range deletes, in batches, of log entries and metric buckets."""
+(Rollup.tick): indexed range deletes, in batches, of log entries and metric buckets, a slice of time at a
+time, so that the writer's flushes go on between two slices (D85)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,10 +14,12 @@ from django.utils import timezone
 
 from accounts.selectors import site_settings_saved
 from logs.retention import log_retention_days
-from logs.services import log_entries_expire
+from logs.services import delete_in_batches, log_entries_expire
 from metrics.models import MetricBucket
 
 log = logging.getLogger("rubberduck.metrics")
+
+SLICE_SECONDS = 0.25  # of deleting per call: the writer's thread is busy with it meanwhile
 
 
 def metrics_retention_days() -> dict[str, int]:
@@ -26,18 +30,19 @@ def metrics_retention_days() -> dict[str, int]:
     return days
 
 
-def apply_retention() -> dict[str, int]:
-    """Deletes what is older than its retention; returns how many of each kind went."""
-    deleted = {}
+def apply_retention(slice_seconds: float | None = SLICE_SECONDS) -> tuple[dict[str, int], bool]:
+    """Deletes what is older than its retention, for `slice_seconds` at most (None: until done); returns how
+    many of each kind went, and whether all of it did (if not, the caller calls again soon)."""
+    deadline = None if slice_seconds is None else time.monotonic() + slice_seconds
+    deleted, finished = {}, True
     days = log_retention_days()
     if days:
-        deleted["logs"] = log_entries_expire(days=days)
+        deleted["logs"], finished = log_entries_expire(days=days, deadline=deadline)
     now = timezone.now()
     for window, days in metrics_retention_days().items():
-        if days:
-            deleted[window], _ = MetricBucket.objects.filter(
-                window=window, start__lt=now - timedelta(days=days)
-            ).delete()
+        if days and finished:
+            old = MetricBucket.objects.filter(window=window, start__lt=now - timedelta(days=days)).order_by()
+            deleted[window], finished = delete_in_batches(old, deadline=deadline)
     if any(deleted.values()):
-        log.info("retention deleted %s", deleted)
-    return deleted
+        log.info("retention deleted %s%s", deleted, "" if finished else " (more to go)")
+    return deleted, finished

@@ -30,6 +30,8 @@ from proxies.models import Proxy
 
 log = logging.getLogger("rubberduck.metrics")
 
+RETENTION_AGAIN_SECONDS = 0.5  # the next slice of a retention with more to delete
+
 WINDOW_SECONDS = {"1m": 60, "15m": 900, "1h": 3600}
 COUNTS = ("requests", "cache_hits", "errors", "cost_usd", "latency_ms_sum")
 GAUGES = ("in_flight", "running_proxies", "stopped_proxies")
@@ -199,7 +201,9 @@ class Rollup:
             self.fold()
         if now >= self._due["retention"]:
             self._due["retention"] = now + settings.RUBBERDUCK_RETENTION_SECONDS
-            apply_retention()
+            _, finished = apply_retention()
+            if not finished:  # a slice at a time, flushes in between, until it is all gone (D85)
+                self._due["retention"] = now + RETENTION_AGAIN_SECONDS
 
     def fold(self) -> None:
         with self._lock:

@@ -56,7 +56,7 @@ def raise_descriptor_limit() -> tuple[int, int]:
 
 
 class DescriptorWatch:
-    """Whether the process can still open a file: the proxies' sweeps probe it once a second each. Running out is
+    """Whether the process can still open a file: the proxies' date clock probes it once a second. Running out is
     logged once per burst (not per refused connection), and so is getting them back; meanwhile uvloop (libuv)
     closes the connections it cannot accept and the proxies serve those they have (D57)."""
 
@@ -65,8 +65,8 @@ class DescriptorWatch:
         self.out = False
         self.bursts = 0
 
-    def probe(self, connections: int) -> bool:
-        """True when the process is out of descriptors now; `connections` is the caller's, for the log line."""
+    def probe(self) -> bool:
+        """True when the process is out of descriptors now."""
         try:
             os.close(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
             out = False
@@ -78,18 +78,17 @@ class DescriptorWatch:
             with self.lock:
                 if out != self.out:
                     self.out = out
-                    self.report(out, connections)
+                    self.report(out)
         return out
 
-    def report(self, out: bool, connections: int) -> None:
+    def report(self, out: bool) -> None:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         if out:
             self.bursts += 1
             log.error(
                 "out of file descriptors (limit %s): new client connections are closed at once until some free up; "
-                "the %s open on this proxy are served (raise `ulimit -n`, or the hard limit, to take more)",
+                "those open are served (raise `ulimit -n`, or the hard limit, to take more)",
                 soft,
-                connections,
             )
         else:
             log.warning("file descriptors available again: new client connections are accepted")

@@ -61,6 +61,7 @@ class DateClock(threading.Thread):
         while True:
             time.sleep(1.0 - time.time() % 1.0)  # just after each second begins
             self.headers[0] = (b"date", self.now())  # in place: readers see the old tuple or the new one
+            descriptors.probe()  # the process's, so once a second for all proxies (D57)
 
 
 _clock: DateClock | None = None
@@ -88,8 +89,15 @@ class QuietServer(uvicorn.Server):
 
     async def main_loop(self) -> None:
         self.wake = asyncio.Event()
+        waiting = self.server_state.waiting  # type: ignore[attr-defined]
         while not self.should_exit:  # checked after `wake` exists: exit() either ran before or will set it
-            await self.wake.wait()
+            if waiting:  # requests arriving in pieces: their time limits are swept once a second (D54)
+                try:
+                    await asyncio.wait_for(self.wake.wait(), 1.0)
+                except TimeoutError:
+                    await self.config.callback_notify()
+            else:
+                await self.wake.wait()
             self.wake.clear()
 
     def exit(self, loop: asyncio.AbstractEventLoop | None) -> None:
@@ -104,6 +112,20 @@ class QuietServer(uvicorn.Server):
     def _wake(self) -> None:
         if self.wake is not None:
             self.wake.set()
+
+
+class Waiting(set):
+    """The connections a request is arriving on in pieces (proxies/protocol.py); the first one in wakes the
+    server's loop, which then sweeps them once a second until none is left (D54, D90)."""
+
+    def __init__(self, wake: Callable[[], None]):
+        super().__init__()
+        self.wake = wake
+
+    def add(self, connection) -> None:
+        if not self:
+            self.wake()
+        super().add(connection)
 
 
 class ProxyServer:
@@ -138,7 +160,7 @@ class ProxyServer:
             timeout_notify=0,
         )
         self.server = QuietServer(config)
-        self.server.server_state.waiting = set()  # type: ignore[attr-defined]  # connections a request arrives on
+        self.server.server_state.waiting = Waiting(self.server._wake)  # type: ignore[attr-defined]
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -191,10 +213,8 @@ class ProxyServer:
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
     async def sweep(self) -> None:
-        """The port's time limits (proxies/protocol.py `sweep`), and whether the process still has descriptors."""
-        state = self.server.server_state
-        sweep(state.waiting, self.app.limits, self.loop.time())  # type: ignore[attr-defined]
-        descriptors.probe(len(state.connections))
+        """The port's time limits (proxies/protocol.py `sweep`)."""
+        sweep(self.server.server_state.waiting, self.app.limits, self.loop.time())  # type: ignore[attr-defined]
 
     @property
     def in_flight(self) -> int:

@@ -89,3 +89,23 @@ def test_it_exports_the_log_as_csv(signed_in, live_app, openai_proxy, shot):
     assert sorted(e[cache] for e in entries) == ["hit", "miss"]
     assert {e[header.index("status_code")] for e in entries} == {"200"}
     shot()
+
+
+def test_it_shows_a_bounded_total_as_ten_thousand_plus(signed_in, live_app, user, shot):
+    from django.db import connection
+
+    from tests.factories import ProxyFactory
+
+    proxy = ProxyFactory(owner=user, name="busy")
+    with connection.cursor() as cursor:  # 10,001 entries in one statement (SQLite), a minute apart, recent
+        cursor.execute(
+            "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < 10000) "
+            "INSERT INTO logs_logentry (proxy_id, timestamp, ip, method, path, prompt_hash, status_code, latency_ms,"
+            " cache, failure, model) SELECT %s, datetime('now', '-' || x || ' minutes'), '10.0.0.1', 'POST',"
+            " '/v1/chat/completions', '', 200, 5.0, 'miss', NULL, '' FROM n",
+            [proxy.id],
+        )
+    page = signed_in
+    open_logs(page, live_app)
+    expect(page.get_by_test_id("log-footer")).to_contain_text("10,000+ matching in history")
+    shot()

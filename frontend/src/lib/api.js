@@ -188,13 +188,19 @@ export const api = {
   saveFailures: (id, config) => put(`${API}/proxies/${id}/failures`, config),
   cloneProxy: (id, name) => post(`${API}/proxies/${id}/clone`, name ? { name } : {}),
 
-  // Returns {count, next, results}; `url` is a `next` link from a previous page.
+  // Returns {count, totalIsLowerBound, next, results}; `url` is a `next` link from a previous page. Past
+  // 10,000 matches `count` is 10,000 and `totalIsLowerBound` true (show "10,000+").
   logs: async (params, url) => {
     // `next` links may be absolute; keep them on this origin.
     const next = url && new URL(url, window.location.origin)
     const data = next ? await request('GET', next.pathname + next.search) : await get(`${API}/logs/`, params)
-    if (Array.isArray(data)) return { count: data.length, next: null, results: data }
-    return { count: data?.count ?? 0, next: data?.next || null, results: data?.results || [] }
+    if (Array.isArray(data)) return { count: data.length, totalIsLowerBound: false, next: null, results: data }
+    return {
+      count: data?.total ?? data?.count ?? 0,
+      totalIsLowerBound: Boolean(data?.total_is_lower_bound),
+      next: data?.next || null,
+      results: data?.results || [],
+    }
   },
   logsExportUrl: (params) => `${API}/logs/export${query(params)}`,
   purgeLogs: (params) => del(`${API}/logs/`, params),

@@ -2,6 +2,8 @@ const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
 const dec1 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 })
 
 export const fmtInt = (n) => (n == null || Number.isNaN(n) ? '—' : int.format(n))
+// A count the API may bound: "10,000+" when more match than it counted.
+export const fmtCount = (n, lowerBound) => (lowerBound && n != null ? `${fmtInt(n)}+` : fmtInt(n))
 export const fmtNum = (n) => (n == null || Number.isNaN(n) ? '—' : dec1.format(n))
 export const fmtPct = (r) => (r == null || Number.isNaN(r) ? '—' : `${dec1.format(r * 100)}%`)
 

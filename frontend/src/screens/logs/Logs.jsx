@@ -9,7 +9,7 @@ import { LiveBadge } from '../../components/LiveBadge.jsx'
 import { PageHeader } from '../../components/PageHeader.jsx'
 import { SkeletonRows } from '../../components/Skeleton.jsx'
 import { api } from '../../lib/api.js'
-import { fmtInt, localToIso } from '../../lib/format.js'
+import { fmtCount, fmtInt, localToIso } from '../../lib/format.js'
 import { useToast } from '../../lib/toast.jsx'
 import { EMPTY_FILTERS, LogFilters } from './LogFilters.jsx'
 import { LogTable } from './LogTable.jsx'
@@ -125,7 +125,7 @@ export default function Logs() {
               <div className="px-4 py-2 text-center text-xs text-slate-400 tabular" data-testid="log-footer">
                 {history.isFetchingNextPage
                   ? 'Loading older entries…'
-                  : `${fmtInt(feed.rows.length)} shown${feed.total != null ? ` · ${fmtInt(feed.total)} matching in history` : ''}${feed.rows.length >= MAX_ROWS ? ' · showing the newest 10,000' : ''}`}
+                  : `${fmtInt(feed.rows.length)} shown${feed.total != null ? ` · ${fmtCount(feed.total, feed.totalIsLowerBound)} matching in history` : ''}${feed.rows.length >= MAX_ROWS ? ' · showing the newest 10,000' : ''}`}
               </div>
             }
           />

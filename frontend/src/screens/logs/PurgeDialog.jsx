@@ -3,7 +3,7 @@ import { useQuery } from '@tanstack/react-query'
 import { ConfirmDialog } from '../../components/ConfirmDialog.jsx'
 import { TextField } from '../../components/Field.jsx'
 import { api } from '../../lib/api.js'
-import { fmtInt, localToIso } from '../../lib/format.js'
+import { fmtCount, fmtInt, localToIso } from '../../lib/format.js'
 
 // Purge logs in a date range; says how many entries will go before anything is deleted.
 export function PurgeDialog({ open, onClose, onPurge, loading }) {
@@ -19,6 +19,8 @@ export function PurgeDialog({ open, onClose, onPurge, loading }) {
     enabled: open && ready,
   })
   const n = count.data?.count
+  const more = Boolean(count.data?.totalIsLowerBound)
+  const entries = n === 1 && !more ? 'entry' : 'entries'
 
   const description = !ready
     ? 'Choose where the range starts, ends, or both. Entries inside it are deleted for good.'
@@ -26,7 +28,7 @@ export function PurgeDialog({ open, onClose, onPurge, loading }) {
       ? 'Counting entries in this range…'
       : n === undefined
         ? 'Entries in this range are deleted for good.'
-        : `${fmtInt(n)} ${n === 1 ? 'entry' : 'entries'} will be deleted for good.`
+        : `${more ? 'More than ' : ''}${fmtInt(n)} ${entries} will be deleted for good.`
 
   return (
     <ConfirmDialog
@@ -37,7 +39,7 @@ export function PurgeDialog({ open, onClose, onPurge, loading }) {
       confirmDisabled={!ready}
       title="Purge logs"
       description={<span data-testid="purge-count">{description}</span>}
-      confirmLabel={n !== undefined && ready ? `Delete ${fmtInt(n)} ${n === 1 ? 'entry' : 'entries'}` : 'Delete entries'}
+      confirmLabel={n !== undefined && ready ? `Delete ${fmtCount(n, more)} ${entries}` : 'Delete entries'}
     >
       <div className="grid grid-cols-2 gap-3">
         <TextField label="From" type="datetime-local" value={range.since} onChange={(e) => setRange({ ...range, since: e.target.value })} data-testid="purge-since" />

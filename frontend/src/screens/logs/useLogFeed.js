@@ -88,5 +88,9 @@ export function useLogFeed(params, paused) {
   }, [live, history.data])
 
   const total = history.data?.pages?.[0]?.count
-  return { rows, history, state: liveEnabled ? state : 'closed', liveEnabled, held, total, clearLive: () => setLive([]) }
+  const totalIsLowerBound = Boolean(history.data?.pages?.[0]?.totalIsLowerBound)
+  return {
+    rows, history, state: liveEnabled ? state : 'closed', liveEnabled, held, total, totalIsLowerBound,
+    clearLive: () => setLive([]),
+  }
 }
