@@ -38,7 +38,7 @@ def main(port: int, limit: int) -> None:
         chaos=Chaos({}),
         private_networks=True,
     )
-    cache = ProxyCache(1, MemoryLRU(1 << 20), ThreadPoolExecutor(1), ProxyStore(1, {}))
+    cache = ProxyCache(1, MemoryLRU(1 << 20), ThreadPoolExecutor(1), ProxyStore(1))
     server = ProxyServer(ProxyApp(settings, cache, records.append), "127.0.0.1", port, graceful_seconds=1,
                          upstream_timeout=5)  # fmt: skip
     server.start()
