@@ -270,8 +270,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="instead of --minutes")
     parser.add_argument("--sample", type=float, help="seconds between samples (default: a 20th of the run, 5-60 s)")
     parser.add_argument("--concurrency", type=int, default=8, help="proxy requests at once")
-    parser.add_argument("--memtrace", nargs=3, metavar=("OUT_DIR", "START_S", "EVERY_S"),
-                        help="run the server under bench/memtrace.py: tracemalloc growth reports in OUT_DIR")
+    parser.add_argument(
+        "--memtrace",
+        nargs=3,
+        metavar=("OUT_DIR", "START_S", "EVERY_S"),
+        help="run the server under bench/memtrace.py: tracemalloc growth reports in OUT_DIR",
+    )
     args = parser.parse_args()
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     sample = args.sample or min(max(seconds / 20, 5), 60)
