@@ -54,7 +54,8 @@ def chat(text: str, stream: bool = False) -> dict:
 
 
 class Soak:
-    def __init__(self, seconds: float, sample: float, workdir: Path):
+    def __init__(self, seconds: float, sample: float, workdir: Path, memtrace: list[str] | None = None):
+        self.memtrace = memtrace  # [OUT_DIR, START_S, EVERY_S] for bench/memtrace.py, or None
         self.seconds = seconds
         self.sample = sample
         self.workdir = workdir
@@ -87,6 +88,8 @@ class Soak:
                                capture_output=True, text=True)  # fmt: skip
         self.token = setup.stdout.strip().splitlines()[-1]
         self.log = open(self.workdir / "serve.log", "w")  # noqa: SIM115
+        if self.memtrace:  # the server under bench/memtrace.py, which reports where its memory goes
+            manage = [PY, str(ROOT / "bench" / "memtrace.py"), *self.memtrace, "manage.py"]
         self.server = subprocess.Popen([*manage, "serve", "--port", str(self.web)], env=self.env(), cwd=ROOT,
                                        stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
         wait_port(self.web, 60)
@@ -267,11 +270,17 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="instead of --minutes")
     parser.add_argument("--sample", type=float, help="seconds between samples (default: a 20th of the run, 5-60 s)")
     parser.add_argument("--concurrency", type=int, default=8, help="proxy requests at once")
+    parser.add_argument(
+        "--memtrace",
+        nargs=3,
+        metavar=("OUT_DIR", "START_S", "EVERY_S"),
+        help="run the server under bench/memtrace.py: tracemalloc growth reports in OUT_DIR",
+    )
     args = parser.parse_args()
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     sample = args.sample or min(max(seconds / 20, 5), 60)
     with tempfile.TemporaryDirectory(prefix="rubberduck-soak-") as workdir:
-        soak = Soak(seconds, sample, Path(workdir))
+        soak = Soak(seconds, sample, Path(workdir), args.memtrace)
         try:
             soak.start()
             asyncio.run(soak.run(args.concurrency))

@@ -340,6 +340,7 @@ class Runner:
                     running.cache_version = row.cache_version
                 self._hand_hits(cache)
 
+        self._forget_deleted()
         stopping_on = {r.port for r in self.running.values() if r.stopping}
         for pid, row in wanted.items():
             if pid not in self.running and self.failed.get(pid) != row.updated_at:
@@ -364,6 +365,16 @@ class Runner:
             for chunk in range(0, len(pids), IN_LIST):
                 ids = pids[chunk : chunk + IN_LIST]
                 Proxy.objects.filter(id__in=ids, applied_revision__lt=revision).update(applied_revision=revision)
+
+    def _forget_deleted(self) -> None:
+        """Drops the rate-limit windows and failed starts of deleted proxies, so proxies created and deleted for
+        ever do not grow the runner: more of them than proxies exist means some are gone (one query then)."""
+        if max(len(self.limiters), len(self.failed)) <= self._seen[0]:
+            return
+        alive = set(Proxy.objects.filter(id__in=self.limiters.keys() | self.failed.keys()).values_list("id", flat=True))
+        for known in (self.limiters, self.failed):
+            for pid in known.keys() - alive:
+                del known[pid]
 
     def _let_go(self, row: Proxy) -> None:
         """Records a proxy that wants to be stopped, and that this runner no longer serves, as stopped, and gives up

@@ -177,3 +177,14 @@ def test_answers_still_waiting_to_be_stored_are_stored_when_the_runner_stops(
     assert CacheEntry.objects.count() == 0  # still gathering
     runner.shutdown("graceful")
     assert CacheEntry.objects.filter(proxy_id=proxy["id"]).count() == 1
+
+
+def test_it_forgets_the_rate_limit_windows_of_deleted_proxies(api, make_proxy, runner, openai_upstream):
+    kept = make_proxy("openai", upstream_url=openai_upstream.url + "/v1")
+    churned = [make_proxy("openai", upstream_url=openai_upstream.url + "/v1") for _ in range(3)]
+    assert set(runner.limiters) == {kept["id"], *(p["id"] for p in churned)}
+    for proxy in churned:
+        assert api.delete(f"/api/v1/proxies/{proxy['id']}/").status_code in (202, 204)
+    wait_until(lambda: set(runner.running) == {kept["id"]})
+    runner.reconcile()
+    assert set(runner.limiters) == {kept["id"]}  # a created-and-deleted proxy leaves nothing behind
