@@ -6,8 +6,6 @@ import base64
 import binascii
 from datetime import datetime
 
-from django.core.handlers.asgi import ASGIRequest
-from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -31,6 +29,7 @@ from logs.selectors import (
 from logs.serializers import LogEntrySerializer, LogPageSerializer
 from logs.services import log_entries_purge
 from restapi.openapi import DeletedSerializer, errors
+from restapi.streaming import streaming_response
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -167,9 +166,7 @@ class LogExportApi(APIView):
             raise ValidationError({"format": ["csv or json."]})
         filters = parse_filters(request.query_params)
         rows = export.Export(log_entries(owner=request.user, filters=filters), fmt)
-        # Under ASGI an async iterator: Django's handler would first read a sync one whole into a list (D83).
-        content = aiter(rows) if isinstance(request._request, ASGIRequest) else iter(rows)
-        response = StreamingHttpResponse(content, content_type=export.CONTENT_TYPES[fmt])
+        response = streaming_response(request, iter(rows), export.CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{export.filename(filters, fmt)}"'
         response["Cache-Control"] = "no-store"
         return response

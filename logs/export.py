@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import orjson
-from asgiref.sync import sync_to_async
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet, TextField
@@ -118,13 +117,6 @@ class Export:
 
     def __iter__(self) -> Iterator[bytes]:
         while (part := self.next_part()) is not None:
-            yield part
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        """Each chunk read on the request's own worker thread (thread-sensitive: the one its view ran on, which
-        holds its DB connection), the loop free meanwhile."""
-        next_part = sync_to_async(self.next_part, thread_sensitive=True)
-        while (part := await next_part()) is not None:
             yield part
 
 

@@ -4,7 +4,6 @@
 import re
 import tempfile
 
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -17,6 +16,7 @@ from proxies import cache_entries, recordings, services
 from proxies.api import owned_proxy
 from proxies.serializers import CacheEntryPageSerializer, ImportOutcomeSerializer, RecordingErrorSerializer
 from restapi.openapi import errors
+from restapi.streaming import streaming_response
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -102,7 +102,7 @@ class CacheExportApi(APIView):
     )
     def get(self, request, pk):
         proxy = owned_proxy(request, pk)
-        response = StreamingHttpResponse(cache_entries.export(proxy), content_type=recordings.MEDIA_TYPE)
+        response = streaming_response(request, cache_entries.export(proxy), recordings.MEDIA_TYPE)
         response["Content-Disposition"] = f'attachment; filename="{download_name(proxy.name)}"'
         response["Cache-Control"] = "no-store"
         return response

@@ -61,6 +61,10 @@ ROUTES = {
     "proxies/<id:pk>/start": [Missing("POST", "/api/v1/proxies/{proxy}/start")],
     "proxies/<id:pk>/stop": [Missing("POST", "/api/v1/proxies/{proxy}/stop", {"mode": "force"})],
     "proxies/<id:pk>/cache": [Missing("DELETE", "/api/v1/proxies/{proxy}/cache")],
+    "proxies/<id:pk>/cache/": [Missing("GET", "/api/v1/proxies/{proxy}/cache/")],
+    "proxies/<id:pk>/cache/<str:key>": [Missing("DELETE", "/api/v1/proxies/{proxy}/cache/{cache_key}")],
+    "proxies/<id:pk>/cache/export": [Missing("GET", "/api/v1/proxies/{proxy}/cache/export")],
+    "proxies/<id:pk>/cache/import": [Missing("POST", "/api/v1/proxies/{proxy}/cache/import", {})],
     "proxies/<id:pk>/failures": [
         Missing("GET", "/api/v1/proxies/{proxy}/failures"),
         Missing("PUT", "/api/v1/proxies/{proxy}/failures", {"rpm_limit": 1}),
@@ -112,7 +116,7 @@ def owned(user):
     """The first user's objects, each carrying a marker the intruder must never see."""
     proxy = ProxyFactory(owner=user, name="ada-secret-proxy")
     LogEntryFactory(proxy=proxy, ip=MARK_IP, prompt_hash=MARK_HASH, timestamp=timezone.now() - timedelta(minutes=5))
-    CacheEntryFactory(proxy=proxy)
+    cached = CacheEntryFactory(proxy=proxy)
     token, _ = ApiToken.issue(user, "ada-secret-token")
     start = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=2)
     MetricBucket.objects.create(owner=user, proxy=None, window="1m", start=start, requests=MARK_REQUESTS)
@@ -125,6 +129,7 @@ def owned(user):
         "token_prefix": token.prefix,
         "token_name": token.name,
         "owner_email": user.email,
+        "cache_key": cached.key,
     }
 
 

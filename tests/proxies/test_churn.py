@@ -323,7 +323,12 @@ def test_it_starts_a_new_proxy_on_the_port_of_one_deleted_a_moment_ago(api, tick
     assert api.delete(f"/api/v1/proxies/{old['id']}/").status_code == 204
     new = create(api, upstream_url=upstream, port=old["port"])
     ticking_runner.reconcile()  # the old one is still stopping on that port
-    wait_until(lambda: ticking_runner.reconcile() or status_of(api, new["id"])["status"] != "starting")
+
+    def settled():  # a tick each time, then the new proxy's status
+        ticking_runner.reconcile()
+        return status_of(api, new["id"])["status"] != "starting"
+
+    wait_until(settled)
     proxy = status_of(api, new["id"])
     assert proxy["status"] == "running", proxy
     chat(proxy)
