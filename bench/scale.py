@@ -495,7 +495,10 @@ class Scale:
     # ------------------------------------------------------------ others' scenarios, the table
 
     def scenarios(self) -> None:
+        wanted = self.args.scenarios
         for path in sorted(BENCH.glob("scale_*.py")):
+            if wanted != "all" and path.stem.removeprefix("scale_") not in wanted.split(","):
+                continue
             module = importlib.import_module(f"bench.{path.stem}")
             scenario = getattr(module, "scenario", None)
             if not callable(scenario):
@@ -573,6 +576,9 @@ class Scale:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=10_000_000, help="log entries to build (default 10 M)")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--scenarios", default="all", help="the bench/scale_*.py scenarios run after the logs: all, none, or names"
+    )
 
 
 def scale(args) -> int:
