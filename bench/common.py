@@ -146,6 +146,18 @@ def upstream_count(port: int) -> int:
         return json.loads(r.read())["requests"]
 
 
+def rss(pid: int) -> int:
+    """A process's resident size in bytes (/proc/<pid>/status), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far, all its threads (/proc/<pid>/stat)."""
     with open(f"/proc/{pid}/stat") as f:

@@ -48,6 +48,7 @@ from bench.common import (  # noqa: E402
     ensure_wrk,
     free_ports,
     post,
+    rss,
     start_upstream,
     wait_port,
     wrk,
@@ -94,14 +95,6 @@ class Api:
 
     def get(self, path: str, params: dict | None = None):
         return self.call("GET", path + ("?" + urllib.parse.urlencode(params) if params else ""))
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 class Scale:

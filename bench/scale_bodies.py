@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from bench.common import HOST, Cpus, Rubberduck, free_ports
+from bench.common import HOST, Cpus, Rubberduck, free_ports, rss
 
 MB = 1_000_000
 SMALL = orjson.dumps(
@@ -118,14 +118,6 @@ class Upstream:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 class Peak:
