@@ -6,45 +6,19 @@ metrics calls, an export of every row of its range, a purge that deletes exactly
 while the proxy serves hits and its entries keep being written, and no "database is locked".
 """
 
-import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.runs import passed_run
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench installs it)")
 def test_the_scale_run_on_small_data_passes_its_correctness_checks(tmp_path):
-    out = tmp_path / "scale.json"
-    run = subprocess.run(
-        # The other scale scenarios' correctness has tests of its own (test_client_limits, test_big_bodies,
-        # test_store, test_many_proxies): this one is the logs'.
-        [
-            sys.executable,
-            "bench/run.py",
-            "--scale",
-            "--rows",
-            "2000",
-            "--quick",
-            "--scenarios",
-            "none",
-            "--json",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.exists(), run.stdout + run.stderr
-    results = json.loads(out.read_text())
-    failed = [(name, detail) for name, ok, detail in results["checks"] if not ok]
-    assert failed == []
-    assert run.returncode == 0
+    # The other scale scenarios' correctness has tests of its own (test_client_limits, test_big_bodies,
+    # test_store, test_many_proxies): this one is the logs'.
+    options = ("--scale", "--rows", "2000", "--quick", "--scenarios", "none")
+    results = passed_run(tmp_path, *options, timeout=600)
     names = " ".join(name for name, _, _ in results["checks"])
     for expected in ("list ip (rare): total", "export: 200, every row", "purge: deleted exactly the range",
                      "new entries written meanwhile", "no 'database is locked'"):  # fmt: skip

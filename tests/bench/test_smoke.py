@@ -6,32 +6,16 @@ streams arrive whole and unbuffered, the cache stays within its bound and every 
 It takes ~55 s on this 2-core machine; it needs wrk and is skipped without it.
 """
 
-import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.runs import passed_run
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make bench installs it)")
 def test_the_smoke_run_passes_its_correctness_checks(tmp_path):
-    out = tmp_path / "bench.json"
-    run = subprocess.run(
-        [sys.executable, "bench/run.py", "--quick", "--duration", "1", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.exists(), run.stdout + run.stderr
-    results = json.loads(out.read_text())
-    failed = [(name, detail) for name, ok, detail in results["checks"] if not ok]
-    assert failed == []
-    assert run.returncode == 0
+    results = passed_run(tmp_path, "--quick", "--duration", "1", timeout=300)
     names = " ".join(name for name, _, _ in results["checks"])
     for expected in ("upstream calls/request = 0", "upstream calls/request = 1", "same events", "log entries"):
         assert expected in names
