@@ -127,13 +127,47 @@ class Scale:
         )
         (self.workdir / "data").mkdir()
         if self.args.database == "postgres":
-            import psycopg
-
             self.pg_name = f"rubberduck_scale_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f"CREATE DATABASE {self.pg_name}")
+            if not (self.args.data and (Path(self.args.data) / "built.json").exists()):
+                self.pg_create()
             env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{self.pg_name}"
         return env
+
+    def prepare(self) -> None:
+        """The data: built here, or copied from a kept build (--data DIR: made there on the first run, reused
+        after, so a re-measurement skips the build; the purge and retention change only the copy)."""
+        kept = Path(self.args.data) / "built.json" if self.args.data else None
+        if kept is not None and kept.exists():
+            built = json.loads(kept.read_text())
+            if (built["rows"], built["database"]) != (self.args.rows, self.args.database):
+                raise SystemExit(f"{kept} holds {built['rows']:,} rows on {built['database']}")
+            self.data, self.up_port, self.proxy_port = built["data"], built["up_port"], built["proxy_port"]
+            if self.args.database == "postgres":
+                self.pg_create(template=built["pg_name"])
+            else:
+                shutil.copytree(Path(self.args.data) / "data", self.workdir / "data", dirs_exist_ok=True)
+            print(f"data: {self.args.rows:,} rows copied from {self.args.data}", flush=True)
+            return
+        self.build()
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            built = {"rows": self.args.rows, "database": self.args.database, "data": self.data}
+            built |= {"up_port": self.up_port, "proxy_port": self.proxy_port}
+            if self.args.database == "postgres":
+                built["pg_name"] = f"{self.pg_name}_kept"
+                self.pg_execute(f"CREATE DATABASE {built['pg_name']} TEMPLATE {self.pg_name}")
+            else:
+                shutil.copytree(self.workdir / "data", kept.parent / "data", dirs_exist_ok=True)
+            kept.write_text(json.dumps(built))
+
+    def pg_execute(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def pg_create(self, template: str | None = None) -> None:
+        self.pg_execute(f"CREATE DATABASE {self.pg_name}" + (f" TEMPLATE {template}" if template else ""))
 
     def build(self) -> None:
         export_rows = min(1_000_000, self.args.rows // 4)
@@ -528,8 +562,8 @@ class Scale:
         procs = []
         try:
             self.env = self.environment()
+            self.prepare()
             procs.append(start_upstream(self.cpus, self.workdir, self.up_port))
-            self.build()
             self.plans()
             self.start_server()
             self.lists()
@@ -550,10 +584,7 @@ class Scale:
                 p.terminate()
                 p.wait(10)
             if getattr(self, "pg_name", None):
-                import psycopg
-
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f"DROP DATABASE IF EXISTS {self.pg_name} WITH (FORCE)")
+                self.pg_execute(f"DROP DATABASE IF EXISTS {self.pg_name} WITH (FORCE)")
         self.scenarios()
         text = self.report()
         print("\n" + text)
@@ -572,6 +603,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenarios", default="all", help="the bench/scale_*.py scenarios run after the logs: all, none, or names"
     )
+    parser.add_argument("--data", help="keep the built data in this dir on the first run, copy it from there after")
 
 
 def scale(args) -> int:
