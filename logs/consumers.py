@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from autobahn.exception import Disconnected
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import ValidationError
 
@@ -39,13 +41,20 @@ class LogStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_group()
 
     async def log_entries(self, message):
-        for entry in message["entries"]:
-            if matches(_as_row(entry), self.filters):
-                await self.send_json({"type": "log", "entry": entry})
+        try:
+            for entry in message["entries"]:
+                if matches(_as_row(entry), self.filters):
+                    await self.send_json({"type": "log", "entry": entry})
+        except Disconnected:  # the client left: daphne raises it on a send after the client's close frame
+            await self.leave_group()  # now: websocket.disconnect comes only once the TCP connection is gone
+            raise StopConsumer from None
+
+    async def leave_group(self):
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
 
 def _as_row(entry: dict) -> dict:

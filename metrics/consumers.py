@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -38,5 +39,8 @@ class StatsConsumer(AsyncJsonWebsocketConsumer):
             except Exception:
                 log.exception("stats for user %s failed; retrying", self.owner_id)
             else:
-                await self.send_json({"type": "stats", "stats": stats})
+                try:
+                    await self.send_json({"type": "stats", "stats": stats})
+                except Disconnected:  # the client left: daphne raises it on a send after its close frame
+                    return  # not an error; websocket.disconnect comes once the TCP connection is gone
             await asyncio.sleep(settings.RUBBERDUCK_STATS_SECONDS)

@@ -16,6 +16,9 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.test import Client
+from websockets.client import ClientProtocol
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from rubberduck_site.asgi import application
 from tests.conftest import require_service, wait_until
@@ -121,10 +124,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_web(args: list[str], port: int, **env) -> subprocess.Popen:
+def start_web(args: list[str], port: int, output=None, **env) -> subprocess.Popen:
+    """Its output goes to ours, or into the file `output`."""
     db = django_settings.DATABASES["default"]["NAME"]
     full_env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "LOG_LEVEL": "WARNING", **env}
-    process = subprocess.Popen([sys.executable, *args], cwd=django_settings.BASE_DIR, env=full_env)
+    process = subprocess.Popen(
+        [sys.executable, *args], cwd=django_settings.BASE_DIR, env=full_env, stdout=output, stderr=output
+    )
 
     def up():
         try:
@@ -192,3 +198,76 @@ async def test_a_real_client_on_daphne_gets_entries_a_separate_runner_publishes_
         await sync_to_async(stop_web)(web)
     assert message["entry"]["proxy"] == mine["id"] and delay < 1.0
     assert stats["stats"]["running_proxies"] == 1
+
+
+KERNEL_HOLDS = 32 * 1024  # at most, for a stalled_client(): about 26 KiB on Linux (loopback, its socket options)
+
+
+def stalled_client(port: int, path: str, cookie: str) -> tuple[socket.socket, bytes]:
+    """A WebSocket client on a bare socket that never reads past the handshake. Its small receive buffer and
+    segments keep what the kernel holds for it small, so what the server sends beyond that waits in daphne (as for
+    a slow client), and the connection outlives the client's close frame until the client drops it. Returns the
+    socket and the close frame a browser sends when its tab closes."""
+    protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}{path}"))
+    request = protocol.connect()
+    request.headers.update({"Cookie": cookie, "Origin": "http://127.0.0.1"})
+    protocol.send_request(request)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the kernel's minimum
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 256)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(b"".join(protocol.data_to_send()))
+    while protocol.state is State.CONNECTING:
+        protocol.receive_data(sock.recv(1))  # not a byte past the handshake's answer
+    assert protocol.state is State.OPEN, protocol.handshake_exc
+    protocol.send_close(1001)  # "going away"
+    return sock, b"".join(protocol.data_to_send())
+
+
+async def received(ws, messages: int) -> int:
+    """Reads `messages` messages from `ws`; returns their size in bytes."""
+    return sum([len(await asyncio.wait_for(ws.recv(), 5)) for _ in range(messages)])
+
+
+async def test_a_client_leaving_mid_stream_leaves_no_traceback_and_the_server_serves_on(api, user, openai_upstream, tmp_path):  # fmt: skip
+    """Under daphne a send between the client's close frame and the connection's end raises autobahn's
+    Disconnected: a /ws/logs/ consumer that gets entries then stops quietly and other clients are served."""
+    proxy = (await sync_to_async(api.post)("/api/v1/proxies/", {"name": "burst", "provider": "openai",
+             "model_name": "gpt-4o-mini", "upstream_url": openai_upstream.url + "/v1"}, format="json")).json()  # fmt: skip
+    port = free_port()
+    cookie = await sync_to_async(session_cookie)(user)
+    output = tmp_path / "serve.log"
+    with output.open("wb") as sink:
+        web = await sync_to_async(start_web)(["manage.py", "serve", "--port", str(port)], port, sink, REDIS_URL="")
+    try:
+        await sync_to_async(wait_until)(
+            lambda: api.get(f"/api/v1/proxies/{proxy['id']}/").json()["status"] == "running"
+        )
+        leaver, close_frame = await asyncio.to_thread(stalled_client, port, "/ws/logs/", cookie)
+        headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
+        async with (
+            websockets.connect(f"ws://127.0.0.1:{port}/ws/logs/", additional_headers=headers) as watcher,
+            httpx.AsyncClient(base_url=proxy["base_url"], headers={"Authorization": "Bearer sk-test"}) as http,
+        ):
+            gate = asyncio.Semaphore(16)
+
+            async def chat_once(i):
+                async with gate:
+                    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"burst {i}"}]}
+                    assert (await http.post("/chat/completions", json=body)).status_code == 200
+
+            async def burst(first, last):
+                await asyncio.gather(*(chat_once(i) for i in range(first, last)))
+
+            _, size = await asyncio.gather(burst(0, 200), received(watcher, 200))
+            assert size > 2 * KERNEL_HOLDS  # sent to the leaver too: daphne holds the rest
+            leaver.sendall(close_frame)
+            await asyncio.gather(burst(200, 250), received(watcher, 50))  # the watcher gets every entry
+        leaver.close()
+        message, delay, stats = await real_client_sees(port, cookie, proxy)  # new clients too
+        assert (await sync_to_async(httpx.get)(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+    finally:
+        await sync_to_async(stop_web)(web)
+    assert message["type"] == "log" and delay < 1.0 and stats["type"] == "stats"
+    log = output.read_text()
+    assert "Traceback" not in log and "Disconnected" not in log, log
