@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -72,6 +73,42 @@ class Cpus:
     def load_preexec(self):
         load = self.load
         return lambda: os.sched_setaffinity(0, load)
+
+    @contextmanager
+    def database_on_load_core(self, command: str = "postgres"):
+        """The local database server's processes (its postmaster first: the backends it forks inherit it) on the
+        load core for a while, as a server on another machine; back on every CPU afterwards. Needs the right to
+        set their affinity (root, or the same user); without it they stay where they are."""
+        pids = [p for p in processes_named(command) if self.pinned]
+        moved = []
+        for pid in pids:
+            try:
+                os.sched_setaffinity(pid, self.load)
+                moved.append(pid)
+            except OSError:
+                pass
+        try:
+            yield bool(moved)
+        finally:
+            everywhere = set(range(os.cpu_count() or 1))
+            for pid in processes_named(command) if moved else []:
+                try:
+                    os.sched_setaffinity(pid, everywhere)
+                except OSError:
+                    pass
+
+
+def processes_named(command: str) -> list[int]:
+    """Pids whose /proc/PID/comm is `command`, oldest (lowest pid) first."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == command:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return sorted(pids)
 
 
 class Rubberduck:

@@ -33,6 +33,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the bench package
@@ -159,6 +160,17 @@ class Scale:
             else:
                 shutil.copytree(self.workdir / "data", kept.parent / "data", dirs_exist_ok=True)
             kept.write_text(json.dumps(built))
+
+    @contextmanager
+    def database_apart(self):
+        """PostgreSQL stands for a server on another machine, as the fake upstream does for a provider: its
+        processes go to the load core, so that its work does not take the server's core from the proxy."""
+        if self.args.database != "postgres":
+            yield
+            return
+        with self.cpus.database_on_load_core() as moved:
+            self.database_cpus = f"; PostgreSQL on CPU {sorted(self.cpus.load)}" if moved else "; PostgreSQL unpinned"
+            yield
 
     def pg_execute(self, sql: str) -> None:
         import psycopg
@@ -541,7 +553,8 @@ class Scale:
 
     def report(self) -> str:
         lines = [
-            f"Rubberduck scale bench: {self.args.rows:,} log entries on {self.args.database}; {self.cpus.describe()}",
+            f"Rubberduck scale bench: {self.args.rows:,} log entries on {self.args.database}; {self.cpus.describe()}"
+            + getattr(self, "database_cpus", ""),
             "",
             "| target | measured | met |",
             "|---|---|---|",
@@ -563,15 +576,19 @@ class Scale:
         try:
             self.env = self.environment()
             self.prepare()
+            if self.args.build_only:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+                return 0
             procs.append(start_upstream(self.cpus, self.workdir, self.up_port))
             self.plans()
-            self.start_server()
-            self.lists()
-            self.metrics()
-            self.hits_during_api()
-            self.export()
-            self.purge()
-            self.retention()
+            with self.database_apart():
+                self.start_server()
+                self.lists()
+                self.metrics()
+                self.hits_during_api()
+                self.export()
+                self.purge()
+                self.retention()
             self.locks()
         finally:
             if self.server is not None:
@@ -604,6 +621,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scenarios", default="all", help="the bench/scale_*.py scenarios run after the logs: all, none, or names"
     )
     parser.add_argument("--data", help="keep the built data in this dir on the first run, copy it from there after")
+    parser.add_argument(
+        "--build-only", action="store_true", help="with --data: build and keep the data, measure nothing"
+    )
 
 
 def scale(args) -> int:

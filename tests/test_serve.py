@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 from django.conf import settings
@@ -47,6 +48,41 @@ def test_serve_answers_ui_api_and_proxies_and_stops_cleanly_on_ctrl_c(user, tran
     assert Proxy.objects.get(pk=proxy.pk).desired_state == "running"  # so it starts again next time
 
 
+def test_serve_runs_its_web_threads_nicer_than_its_proxies(user, transactional_db, openai_upstream):
+    """The API and the UI take the core only after the proxies' loops (D107): serve's main thread, which starts
+    the web threads, is lowered; the runner's threads and every proxy loop they start, later ones too, are not."""
+    web = free_port()
+    first = Proxy.objects.create(
+        owner=user, name="one", provider="openai", port=free_port(), upstream_url=openai_upstream.url + "/v1"
+    )
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    with serving("--port", str(web), "--host", "127.0.0.1") as served:
+        wait_until(lambda: _get(f"http://127.0.0.1:{web}/healthz"), timeout=20)
+        wait_until(lambda: Proxy.objects.get(pk=first.pk).status == "running", timeout=10)
+        before = threads_nice(served["pid"])
+        assert before[served["pid"]] == min(19, base + settings.RUBBERDUCK_WEB_NICE)
+        second = Proxy.objects.create(
+            owner=user, name="two", provider="openai", port=free_port(), upstream_url=openai_upstream.url + "/v1"
+        )
+        wait_until(lambda: Proxy.objects.get(pk=second.pk).status == "running", timeout=10)
+        assert _get(f"http://127.0.0.1:{second.port}/v1/models").status_code == 200  # its loop serves
+        after = threads_nice(served["pid"])
+    started = set(after) - set(before)
+    assert base in {after[tid] for tid in started}  # the new proxy's loop: not lowered
+    assert sum(1 for n in after.values() if n == base) > sum(1 for n in before.values() if n == base)
+
+
+def threads_nice(pid: int) -> dict[int, int]:
+    """Each thread's nice value (field 19 of /proc/PID/task/TID/stat), by thread id."""
+    nice = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            nice[int(task.name)] = int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+        except (OSError, IndexError):
+            continue  # the thread ended meanwhile
+    return nice
+
+
 def serve_env() -> dict:
     """The server subprocess uses the test database."""
     return {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
@@ -63,7 +99,7 @@ def serving(*args):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    served = {}
+    served = {"pid": process.pid}
     try:
         yield served
     finally:

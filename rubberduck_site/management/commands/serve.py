@@ -3,7 +3,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from proxies.interpreter import configure_process
+from proxies.interpreter import configure_process, lower_this_thread
 from proxies.management.commands.apply import apply_file
 from rubberduck_site.asgi import application
 from rubberduck_site.dataplane import build_runner
@@ -33,6 +33,7 @@ class Command(BaseCommand):
         configure_process()
         runner = build_runner()
         runner.start(embedded=True)
+        lower_this_thread(settings.RUBBERDUCK_WEB_NICE)  # after the runner's threads exist: they stay at 0 (D107)
         self.stdout.write(f"Rubberduck on http://{host}:{port}/ (proxies bind {settings.RUBBERDUCK_PROXY_HOST})")
         self.stdout.flush()
         try:
