@@ -20,7 +20,6 @@ from logs.selectors import (
     COUNT_BUDGET,
     COUNT_LIMIT,
     LogFilters,
-    before,
     bounded_count,
     entry_of,
     log_entries,
@@ -90,13 +89,12 @@ class LogListApi(APIView):
     def get(self, request):
         filters = parse_filters(request.query_params)
         size = page_size_of(request.query_params)
-        qs = log_entries(owner=request.user, filters=filters)
-        page_qs, total, lower_bound = qs, None, False
+        after, total, lower_bound = None, None, False
         if request.query_params.get("cursor"):
             timestamp, entry_id, total, lower_bound = decode_cursor(request.query_params["cursor"])
-            page_qs = before(qs, timestamp, entry_id)
-        page = list(page_qs[: size + 1])
-        if total is None and page_qs is qs and len(page) <= size:
+            after = (timestamp, entry_id)
+        page = list(log_entries(owner=request.user, filters=filters, after=after)[: size + 1])
+        if total is None and after is None and len(page) <= size:
             total, lower_bound = len(page), False  # a first page holding the whole list: nothing to count
         elif total is None:
             total, lower_bound = bounded_count(
@@ -165,7 +163,7 @@ class LogExportApi(APIView):
         if fmt not in export.FORMATS:
             raise ValidationError({"format": ["csv or json."]})
         filters = parse_filters(request.query_params)
-        rows = export.Export(log_entries(owner=request.user, filters=filters), fmt)
+        rows = export.Export(request.user, filters, fmt)
         response = streaming_response(request, iter(rows), export.CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{export.filename(filters, fmt)}"'
         response["Cache-Control"] = "no-store"

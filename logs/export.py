@@ -9,8 +9,6 @@ never crosses threads (D83). Under WSGI (and Django's test client) the same chun
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,11 +16,13 @@ import orjson
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from logs.csv_sql import csv_line
 from logs.models import ENTRY_COLUMNS
-from logs.selectors import ENTRY_FIELDS, before, iso
+from logs.selectors import ENTRY_FIELDS, iso, log_entries
 
 CHUNK = 5000  # rows per query: large enough that a query's setup is small per row, small enough to stay light
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -55,15 +55,14 @@ def rows_of(values: list[tuple]) -> list[tuple]:
     ]
 
 
-def fetch(qs: QuerySet) -> list[tuple]:
-    """The rows of `qs` (ENTRY_COLUMNS) as the database gives them: Django's per-value converters (a parsed
-    datetime made aware, a Decimal quantized) were most of an export's time on SQLite, where the timestamp is
-    read as its text (D86)."""
-    if connection.vendor == "sqlite":
-        text = qs.annotate(timestamp_text=Cast("timestamp", TextField()))
-        qs = text.values_list(*("timestamp_text" if c == "timestamp" else c for c in COLUMNS))
-    else:
-        qs = qs.values_list(*COLUMNS)
+def fetch(qs: QuerySet, columns: tuple[str, ...] = COLUMNS) -> list[tuple]:
+    """The `columns` of `qs` as the database gives them: Django's per-value converters (a parsed datetime made
+    aware, a Decimal quantized) were most of an export's time on SQLite, where the timestamp is read as its text
+    (D86)."""
+    if connection.vendor == "sqlite" and "timestamp" in columns:
+        qs = qs.annotate(timestamp_text=Cast("timestamp", TextField()))
+        columns = tuple("timestamp_text" if c == "timestamp" else c for c in columns)
+    qs = qs.values_list(*columns)
     try:
         sql, params = qs.query.sql_with_params()
     except EmptyResultSet:  # qs.none(): an owner without proxies
@@ -73,13 +72,15 @@ def fetch(qs: QuerySet) -> list[tuple]:
         return cursor.fetchall()
 
 
-def csv_part(rows: list[tuple], header: bool) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    if header:
-        writer.writerow(ENTRY_FIELDS)
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
+def csv_rows(qs: QuerySet) -> list[tuple]:
+    """(id, timestamp, the entry's CSV line) of each entry of `qs` (D105)."""
+    return fetch(qs.annotate(csv_line=RawSQL(csv_line(connection.vendor), ())), ("id", "timestamp", "csv_line"))
+
+
+def csv_part(values: list[tuple], header: bool) -> bytes:
+    lines = [",".join(ENTRY_FIELDS)] if header else []
+    lines += [v[2] for v in values]
+    return "".join(f"{line}\r\n" for line in lines).encode() if lines else b""
 
 
 def json_part(rows: list[tuple], first: bool) -> bytes:
@@ -91,9 +92,8 @@ def json_part(rows: list[tuple], first: bool) -> bytes:
 class Export:
     """One export's state: which format, where the next chunk starts, whether the file has begun or ended."""
 
-    def __init__(self, qs: QuerySet, fmt: str):
-        self.qs = qs  # ordered newest first (logs.selectors.log_entries)
-        self.fmt = fmt
+    def __init__(self, owner, filters: dict, fmt: str):
+        self.owner, self.filters, self.fmt = owner, filters, fmt
         self.after: tuple | None = None  # (timestamp, id) of the last row sent
         self.started = False
         self.done = False
@@ -102,13 +102,12 @@ class Export:
         """The next chunk of the file (reads one chunk of rows), or None once it is all out."""
         if self.done:
             return None
-        page = self.qs if self.after is None else before(self.qs, *self.after)
-        values = fetch(page[:CHUNK])
+        page = log_entries(owner=self.owner, filters=self.filters, after=self.after)[:CHUNK]
+        values = csv_rows(page) if self.fmt == "csv" else fetch(page)
         first, self.started = not self.started, True
         if values:
             self.after = (datetime_of(values[-1][1]), values[-1][0])
-        rows = rows_of(values)
-        part = csv_part(rows, header=first) if self.fmt == "csv" else json_part(rows, first)
+        part = csv_part(values, header=first) if self.fmt == "csv" else json_part(rows_of(values), first)
         if len(values) < CHUNK:
             self.done = True
             if self.fmt == "json":

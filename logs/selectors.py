@@ -58,8 +58,11 @@ def status_range(status: str) -> tuple[int, int]:
     return int(status), int(status)
 
 
-def log_entries(*, owner, filters: dict, ordered: bool = True) -> QuerySet[LogEntry]:
-    """The owner's entries matching `filters`, newest first (`ordered=False`: in no order, for counts and purges).
+def log_entries(
+    *, owner, filters: dict, ordered: bool = True, after: tuple[datetime, int] | None = None
+) -> QuerySet[LogEntry]:
+    """The owner's entries matching `filters`, newest first (`ordered=False`: in no order, for counts and purges);
+    `after` (timestamp, id): only those after that entry in that order, the next page (`before`).
 
     Which index reads them is left to the planner, among the ones that give entries newest first: the time index,
     and an index per filter column that leads with it (`proxy`, `ip`, `status_code`, `cache`, `failure`), so a
@@ -96,8 +99,12 @@ def log_entries(*, owner, filters: dict, ordered: bool = True) -> QuerySet[LogEn
         qs = qs.filter(ip=filters["ip"])
     if "since" in filters:
         qs = qs.filter(timestamp__gte=filters["since"])
-    if "until" in filters:
+    if "until" in filters and not (after and after[0] < filters["until"]):
+        # Implied by `after`'s bound, it would be the one a planner starts its index range at, and every next
+        # page would read again all the entries of the ones before it (D106).
         qs = qs.filter(timestamp__lt=filters["until"])
+    if after:
+        qs = before(qs, *after)
     return qs.order_by("-timestamp", "-id") if ordered else qs.order_by()
 
 

@@ -12,7 +12,7 @@ of 700, which requests in flight pass all the time (D6).
 Busy proxy loops take turns (TakeTurns), so that no loop waits several turns for the GIL (D7, D8).
 
 Where the web server shares the process (`serve`), its threads run at a lower CPU priority than the proxies'
-loops and the log writer: an API call, an export or a purge takes the core only after the traffic (D107).
+loops and the log writer: an API call, an export or a purge takes the core only after the traffic (D104).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class TakeTurns:
 def lower_this_thread(nice: int) -> None:
     """Adds `nice` to this thread's nice value; on Linux it is a thread's own, and the threads it starts inherit
     it. `serve` calls it on its main thread once the runner's threads exist, so its web threads yield the core
-    to the proxies' loops (D107). Raising it back would take privileges: it is for a thread that stays lower."""
+    to the proxies' loops (D104). Raising it back would take privileges: it is for a thread that stays lower."""
     if nice <= 0 or not hasattr(os, "setpriority"):
         return
     tid = threading.get_native_id()

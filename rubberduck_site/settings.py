@@ -221,7 +221,7 @@ RUBBERDUCK_APPLY_WAIT_SECONDS = env.float("RUBBERDUCK_APPLY_WAIT_SECONDS", defau
 # Interpreter settings of a process running proxies (proxies/interpreter.py; D3, D8).
 RUBBERDUCK_SWITCH_INTERVAL = env.float("RUBBERDUCK_SWITCH_INTERVAL", default=0.003)  # GIL hand-over, loops' turn (D8)
 RUBBERDUCK_FULL_GC_SECONDS = env.float("RUBBERDUCK_FULL_GC_SECONDS", default=60.0)  # 0: CPython's own policy (D3)
-# `serve`'s web threads (UI, API, exports, purges) run this much nicer than its proxies' loops; 0: the same (D107).
+# `serve`'s web threads (UI, API, exports, purges) run this much nicer than its proxies' loops; 0: the same (D104).
 RUBBERDUCK_WEB_NICE = env.int("RUBBERDUCK_WEB_NICE", default=5)
 # Logs and metrics (the site settings row, when saved, overrides the retentions; 0 keeps forever).
 RUBBERDUCK_LOG_RETENTION_DAYS = env.int("RUBBERDUCK_LOG_RETENTION_DAYS", default=30)

@@ -49,7 +49,7 @@ def test_serve_answers_ui_api_and_proxies_and_stops_cleanly_on_ctrl_c(user, tran
 
 
 def test_serve_runs_its_web_threads_nicer_than_its_proxies(user, transactional_db, openai_upstream):
-    """The API and the UI take the core only after the proxies' loops (D107): serve's main thread, which starts
+    """The API and the UI take the core only after the proxies' loops (D104): serve's main thread, which starts
     the web threads, is lowered; the runner's threads and every proxy loop they start, later ones too, are not."""
     web = free_port()
     first = Proxy.objects.create(

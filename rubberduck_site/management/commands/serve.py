@@ -33,7 +33,7 @@ class Command(BaseCommand):
         configure_process()
         runner = build_runner()
         runner.start(embedded=True)
-        lower_this_thread(settings.RUBBERDUCK_WEB_NICE)  # after the runner's threads exist: they stay at 0 (D107)
+        lower_this_thread(settings.RUBBERDUCK_WEB_NICE)  # after the runner's threads exist: they stay at 0 (D104)
         self.stdout.write(f"Rubberduck on http://{host}:{port}/ (proxies bind {settings.RUBBERDUCK_PROXY_HOST})")
         self.stdout.flush()
         try:
