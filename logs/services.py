@@ -24,14 +24,13 @@ def delete_in_batches(qs: QuerySet, *, batch: int = PURGE_BATCH, deadline: float
     Returns (rows deleted, whether none is left)."""
     deleted = 0
     while deadline is None or time.monotonic() < deadline:
-        ids = list(qs.values_list("id", flat=True)[:batch])
-        if not ids:
-            return deleted, True
         started = time.monotonic()
         with transaction.atomic():
-            n, _ = qs.model.objects.filter(id__in=ids).delete()
+            # One statement, the batch's ids a subquery: no list of a thousand ids made in Python and passed back
+            # as parameters, which held the GIL from the proxies' loops for milliseconds a batch.
+            n, _ = qs.model.objects.filter(pk__in=qs.values("pk")[:batch]).delete()
         deleted += n
-        if len(ids) < batch:
+        if n < batch:
             return deleted, True
         time.sleep(max(time.monotonic() - started, MIN_PAUSE))
     return deleted, False
