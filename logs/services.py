@@ -22,16 +22,21 @@ def delete_in_batches(qs: QuerySet, *, batch: int = PURGE_BATCH, deadline: float
     go on writing during a purge of millions instead of queueing behind it (on SQLite, failing with "database
     is locked" after the busy timeout). Stops at `deadline` (time.monotonic()) if given.
     Returns (rows deleted, whether none is left)."""
-    deleted = 0
+    deleted, after = 0, None
     while deadline is None or time.monotonic() < deadline:
         started = time.monotonic()
+        rest = qs if after is None else qs.filter(pk__gt=after)
+        # A batch is a range of ids, from where the one before ended to its 1,000th match: PostgreSQL keeps the
+        # index entries of deleted rows until a vacuum, and a batch that started from the beginning again walked
+        # over all of them (D108). Its bound is the one value Python handles: no list of a thousand ids.
+        upper = rest.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch]
+        upper = upper[0] if upper else None
         with transaction.atomic():
-            # One statement, the batch's ids a subquery: no list of a thousand ids made in Python and passed back
-            # as parameters, which held the GIL from the proxies' loops for milliseconds a batch.
-            n, _ = qs.model.objects.filter(pk__in=qs.values("pk")[:batch]).delete()
+            n, _ = (rest if upper is None else rest.filter(pk__lte=upper)).delete()
         deleted += n
-        if n < batch:
+        if upper is None:
             return deleted, True
+        after = upper
         time.sleep(max(time.monotonic() - started, MIN_PAUSE))
     return deleted, False
 
