@@ -16,13 +16,15 @@ PURGE_BATCH = 1000  # rows per transaction: on SQLite the write lock is held a f
 MIN_PAUSE = 0.01  # seconds between two batches at least
 
 
-def delete_in_batches(qs: QuerySet, *, batch: int = PURGE_BATCH, deadline: float | None = None) -> tuple[int, bool]:
+def delete_in_batches(
+    qs: QuerySet, *, batch: int = PURGE_BATCH, deadline: float | None = None, after: int | None = None
+) -> tuple[int, int | None]:
     """Deletes `qs` (unordered) by batches of ids, one transaction each, and after each waits as long as it held
     the write lock (D84): the log writer and the cache stores get the database at least half the time, so they
     go on writing during a purge of millions instead of queueing behind it (on SQLite, failing with "database
     is locked" after the busy timeout). Stops at `deadline` (time.monotonic()) if given.
-    Returns (rows deleted, whether none is left)."""
-    deleted, after = 0, None
+    Returns (rows deleted, None once none is left, else the id to go on `after` in a later call)."""
+    deleted = 0
     while deadline is None or time.monotonic() < deadline:
         started = time.monotonic()
         rest = qs if after is None else qs.filter(pk__gt=after)
@@ -35,10 +37,10 @@ def delete_in_batches(qs: QuerySet, *, batch: int = PURGE_BATCH, deadline: float
             n, _ = (rest if upper is None else rest.filter(pk__lte=upper)).delete()
         deleted += n
         if upper is None:
-            return deleted, True
+            return deleted, None
         after = upper
         time.sleep(max(time.monotonic() - started, MIN_PAUSE))
-    return deleted, False
+    return deleted, after
 
 
 def log_entries_purge(*, owner, filters: dict) -> int:
@@ -47,8 +49,8 @@ def log_entries_purge(*, owner, filters: dict) -> int:
     return deleted
 
 
-def log_entries_expire(*, days: int, deadline: float | None = None) -> tuple[int, bool]:
-    """Retention: deletes entries older than `days` (an indexed range on timestamp), until `deadline` if given.
-    Returns (rows deleted, whether none is left)."""
+def log_entries_expire(*, days: int, deadline: float | None = None, after: int | None = None) -> tuple[int, int | None]:
+    """Retention: deletes entries older than `days`, until `deadline` if given, from `after` (an id) if given.
+    Returns as delete_in_batches."""
     cutoff = timezone.now() - timedelta(days=days)
-    return delete_in_batches(LogEntry.objects.filter(timestamp__lt=cutoff).order_by(), deadline=deadline)
+    return delete_in_batches(LogEntry.objects.filter(timestamp__lt=cutoff).order_by(), deadline=deadline, after=after)

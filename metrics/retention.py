@@ -30,6 +30,11 @@ def metrics_retention_days() -> dict[str, int]:
     return days
 
 
+# Where an unfinished retention's next slice goes on, per kind: the ids before it are gone, and on PostgreSQL
+# their index entries stay until a vacuum, so starting over each slice walked them all again (D108).
+RESUME: dict[str, int] = {}
+
+
 def apply_retention(slice_seconds: float | None = SLICE_SECONDS) -> tuple[dict[str, int], bool]:
     """Deletes what is older than its retention, for `slice_seconds` at most (None: until done); returns how
     many of each kind went, and whether all of it did (if not, the caller calls again soon)."""
@@ -37,12 +42,25 @@ def apply_retention(slice_seconds: float | None = SLICE_SECONDS) -> tuple[dict[s
     deleted, finished = {}, True
     days = log_retention_days()
     if days:
-        deleted["logs"], finished = log_entries_expire(days=days, deadline=deadline)
+        deleted["logs"], finished = resumed("logs", log_entries_expire(days=days, deadline=deadline,
+                                                                       after=RESUME.get("logs")))  # fmt: skip
     now = timezone.now()
     for window, days in metrics_retention_days().items():
         if days and finished:
             old = MetricBucket.objects.filter(window=window, start__lt=now - timedelta(days=days)).order_by()
-            deleted[window], finished = delete_in_batches(old, deadline=deadline)
+            deleted[window], finished = resumed(window, delete_in_batches(old, deadline=deadline,
+                                                                          after=RESUME.get(window)))  # fmt: skip
     if any(deleted.values()):
         log.info("retention deleted %s%s", deleted, "" if finished else " (more to go)")
     return deleted, finished
+
+
+def resumed(kind: str, outcome: tuple[int, int | None]) -> tuple[int, bool]:
+    """(rows deleted, finished), keeping where an unfinished one goes on (a finished one starts over next time,
+    and then also takes what the moving cutoff reached behind its resume point)."""
+    deleted, after = outcome
+    if after is None:
+        RESUME.pop(kind, None)
+    else:
+        RESUME[kind] = after
+    return deleted, after is None
