@@ -24,10 +24,10 @@ def delete_in_batches(
     go on writing during a purge of millions instead of queueing behind it (on SQLite, failing with "database
     is locked" after the busy timeout). Stops at `deadline` (time.monotonic()) if given.
     Returns (rows deleted, None once none is left, else the id to go on `after` in a later call)."""
-    deleted = 0
+    deleted, after = 0, after or 0  # ids start at 1
     while deadline is None or time.monotonic() < deadline:
         started = time.monotonic()
-        rest = qs if after is None else qs.filter(pk__gt=after)
+        rest = qs.filter(pk__gt=after)
         # A batch is a range of ids, from where the one before ended to its 1,000th match: PostgreSQL keeps the
         # index entries of deleted rows until a vacuum, and a batch that started from the beginning again walked
         # over all of them (D108). Its bound is the one value Python handles: no list of a thousand ids.
