@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from logs.models import LogEntry
 from tests.factories import LogRecordFactory, ProxyFactory, write_logs
+from tests.logs.test_log_api import sqlite_steps
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -172,24 +173,6 @@ def test_a_count_past_its_time_budget_settles_for_the_page_as_a_lower_bound(api,
     assert api.get(page["next"]).status_code == 200  # the connection is usable after the interrupted count
 
 
-def vm_steps(qs) -> int:
-    """How much SQLite's engine did to read `qs`: its progress handler's calls, one per 100 instructions."""
-    steps = 0
-
-    def tick():
-        nonlocal steps
-        steps += 1
-        return 0
-
-    connection.ensure_connection()
-    connection.connection.set_progress_handler(tick, 100)
-    try:
-        list(qs)
-    finally:
-        connection.connection.set_progress_handler(None, 100)
-    return steps
-
-
 @pytest.mark.parametrize("proxies", [1, 2])
 def test_a_deep_page_within_an_until_reads_no_more_than_the_first(user, proxies, sqlite_only):
     """The cursor's bound, not `until`, is where the index range starts: an export's last chunk, or a list's
@@ -200,6 +183,6 @@ def test_a_deep_page_within_an_until_reads_no_more_than_the_first(user, proxies,
         insert_rows(ProxyFactory(owner=user, name=f"p{i}").id, 20_000 // proxies)
     filters = {"since": T0, "until": T0 + timedelta(days=1)}
     oldest = LogEntry.objects.order_by("timestamp", "id")[100]
-    first = vm_steps(log_entries(owner=user, filters=filters)[:51])
-    deep = vm_steps(log_entries(owner=user, filters=filters, after=(oldest.timestamp, oldest.id))[:51])
+    first = sqlite_steps(log_entries(owner=user, filters=filters)[:51])
+    deep = sqlite_steps(log_entries(owner=user, filters=filters, after=(oldest.timestamp, oldest.id))[:51])
     assert deep <= 2 * first, (first, deep)
