@@ -106,6 +106,7 @@ class Scale:
         self.checks: list[tuple[str, bool, str]] = []
         self.extra: dict = {}
         self.duration = 2.0 if self.quick else 5.0
+        self.database_cpus = ""  # where PostgreSQL ran while measured, for the report (database_apart)
 
     def check(self, name: str, ok: bool, detail: str = "") -> None:
         self.checks.append((name, bool(ok), detail))
@@ -554,7 +555,7 @@ class Scale:
     def report(self) -> str:
         lines = [
             f"Rubberduck scale bench: {self.args.rows:,} log entries on {self.args.database}; {self.cpus.describe()}"
-            + getattr(self, "database_cpus", ""),
+            + self.database_cpus,
             "",
             "| target | measured | met |",
             "|---|---|---|",

@@ -31,8 +31,7 @@ def delete_in_batches(
         # A batch is a range of ids, from where the one before ended to its 1,000th match: PostgreSQL keeps the
         # index entries of deleted rows until a vacuum, and a batch that started from the beginning again walked
         # over all of them (D108). Its bound is the one value Python handles: no list of a thousand ids.
-        upper = rest.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch]
-        upper = upper[0] if upper else None
+        upper = next(iter(rest.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch]), None)
         with transaction.atomic():
             n, _ = (rest if upper is None else rest.filter(pk__lte=upper)).delete()
         deleted += n
@@ -49,8 +48,6 @@ def log_entries_purge(*, owner, filters: dict) -> int:
     return deleted
 
 
-def log_entries_expire(*, days: int, deadline: float | None = None, after: int | None = None) -> tuple[int, int | None]:
-    """Retention: deletes entries older than `days`, until `deadline` if given, from `after` (an id) if given.
-    Returns as delete_in_batches."""
-    cutoff = timezone.now() - timedelta(days=days)
-    return delete_in_batches(LogEntry.objects.filter(timestamp__lt=cutoff).order_by(), deadline=deadline, after=after)
+def expired_log_entries(days: int) -> QuerySet[LogEntry]:
+    """What retention deletes: entries older than `days` (an indexed range on timestamp)."""
+    return LogEntry.objects.filter(timestamp__lt=timezone.now() - timedelta(days=days)).order_by()

@@ -10,11 +10,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.selectors import site_settings_saved
 from logs.retention import log_retention_days
-from logs.services import delete_in_batches, log_entries_expire
+from logs.services import delete_in_batches, expired_log_entries
 from metrics.models import MetricBucket
 
 log = logging.getLogger("rubberduck.metrics")
@@ -42,23 +43,21 @@ def apply_retention(slice_seconds: float | None = SLICE_SECONDS) -> tuple[dict[s
     deleted, finished = {}, True
     days = log_retention_days()
     if days:
-        deleted["logs"], finished = resumed("logs", log_entries_expire(days=days, deadline=deadline,
-                                                                       after=RESUME.get("logs")))  # fmt: skip
+        deleted["logs"], finished = resumed("logs", expired_log_entries(days), deadline)
     now = timezone.now()
     for window, days in metrics_retention_days().items():
         if days and finished:
             old = MetricBucket.objects.filter(window=window, start__lt=now - timedelta(days=days)).order_by()
-            deleted[window], finished = resumed(window, delete_in_batches(old, deadline=deadline,
-                                                                          after=RESUME.get(window)))  # fmt: skip
+            deleted[window], finished = resumed(window, old, deadline)
     if any(deleted.values()):
         log.info("retention deleted %s%s", deleted, "" if finished else " (more to go)")
     return deleted, finished
 
 
-def resumed(kind: str, outcome: tuple[int, int | None]) -> tuple[int, bool]:
-    """(rows deleted, finished), keeping where an unfinished one goes on (a finished one starts over next time,
-    and then also takes what the moving cutoff reached behind its resume point)."""
-    deleted, after = outcome
+def resumed(kind: str, qs: QuerySet, deadline: float | None) -> tuple[int, bool]:
+    """Deletes `qs` in batches from where this kind's last unfinished slice ended; (rows deleted, finished). A
+    finished one starts over next time, and then also takes what the moving cutoff reached behind it."""
+    deleted, after = delete_in_batches(qs, deadline=deadline, after=RESUME.get(kind))
     if after is None:
         RESUME.pop(kind, None)
     else:
