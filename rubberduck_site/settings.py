@@ -135,7 +135,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # (pid plus a random part: pids wrap quickly here, and a reused name would meet a stale -wal file).
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}-{os.urandom(3).hex()}.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    # Under ASGI each request has its own connection context, so CONN_MAX_AGE carries nothing over and every
+    # API call would open a PostgreSQL backend: a pool hands out warm connections instead (D109). The pool
+    # checks a connection before handing it out (a restarted server's are dead) and waits at most
+    # RUBBERDUCK_DB_POOL_TIMEOUT seconds for one, so a database that is down fails fast (/healthz says 503).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("RUBBERDUCK_DB_POOL_SIZE", default=16),
+        "timeout": env.float("RUBBERDUCK_DB_POOL_TIMEOUT", default=5.0),
+    }
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
@@ -246,7 +256,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL or "WARNING"},
-    "loggers": {"rubberduck": {"level": LOG_LEVEL or "INFO"}},
+    "loggers": {
+        "rubberduck": {"level": LOG_LEVEL or "INFO"},
+        # A line per reconnect attempt while PostgreSQL is down; /healthz and the log writer say it once.
+        "psycopg.pool": {"level": LOG_LEVEL or "ERROR"},
+    },
 }
 
 # Secure cookies are only sent over HTTPS, and `make run` serves plain http://127.0.0.1, where a Secure session
