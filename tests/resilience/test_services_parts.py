@@ -179,7 +179,7 @@ def test_it_serves_through_a_postgresql_restart_and_writes_what_waited_counting_
     assert state["dropped"] > 0 and entries + state["dropped"] == load.answered
     assert re.search(rf"^rubberduck_log_entries_dropped_total {state['dropped']}\.0$", metrics, re.M)
     assert served.output.count("log buffer full") == 1, served.output[-3000:]  # one line for the episode
-    assert served.output.count("log flush failed") == 1, served.output[-6000:]  # and one for the failing spell, not one per retry
+    assert served.output.count("log flush failed") == 1  # and one for the failing spell, not one per retry
 
 
 def test_it_serves_and_logs_everything_while_redis_is_stopped_and_started(tmp_path, openai_upstream):
