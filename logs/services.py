@@ -30,8 +30,13 @@ def delete_in_batches(
         rest = qs.filter(pk__gt=after)
         # A batch is a range of ids, from where the one before ended to its 1,000th match: PostgreSQL keeps the
         # index entries of deleted rows until a vacuum, and a batch that started from the beginning again walked
-        # over all of them (D108). Its bound is the one value Python handles: no list of a thousand ids.
-        upper = next(iter(rest.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch]), None)
+        # over all of them (D108). Its bound is the one value Python handles: no list of a thousand ids. Fewer
+        # than a batch left (a filter's index says so): the last batch, no bound to find; the id-ordered read
+        # that finds it would go through every later row of the table looking for matches that are not there
+        # (at 10 M entries 0.7 s on SQLite for each retention with nothing expired, D111).
+        upper = None
+        if rest.values("pk")[:batch].count() == batch:
+            upper = next(iter(rest.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch]), None)
         with transaction.atomic():
             n, _ = (rest if upper is None else rest.filter(pk__lte=upper)).delete()
         deleted += n

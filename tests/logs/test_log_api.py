@@ -133,8 +133,9 @@ def test_a_cursor_from_before_cursors_carried_the_count_still_pages_and_counts(a
         assert api.get("/api/v1/logs/", {"cursor": cursor}).status_code == 400
 
 
-def sqlite_steps(qs) -> int:
-    """Hundreds of SQLite virtual-machine steps to read the queryset: the work a query did, without a clock."""
+def sqlite_steps(work) -> int:
+    """Hundreds of SQLite virtual-machine steps to read a queryset (or run a callable): the work the queries did,
+    without a clock."""
     from django.db import connection
 
     if connection.vendor != "sqlite":
@@ -149,7 +150,7 @@ def sqlite_steps(qs) -> int:
     connection.ensure_connection()
     connection.connection.set_progress_handler(tick, 100)
     try:
-        list(qs)
+        work() if callable(work) else list(work)
     finally:
         connection.connection.set_progress_handler(None, 100)
     return steps

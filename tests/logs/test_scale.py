@@ -89,6 +89,34 @@ def test_every_filter_pages_through_an_index_without_sorting_the_matches(user, f
         assert "USING INDEX" in text, text
 
 
+@pytest.mark.parametrize(
+    "filters, index",
+    [
+        ({"status": "5xx"}, "log_status_time"),
+        ({"status": "429"}, "log_status_time"),
+        ({"cache": "bypass"}, "log_cache_time"),
+        ({"failure": "timeout", "since": T0}, "log_failure_time"),
+        ({"ip": "10.9.9.9"}, "log_ip_time"),
+    ],
+)
+def test_a_count_of_a_filter_checks_the_owners_proxies_in_the_filters_index(user, filters, index, sqlite_only):
+    """The count reads the filter's index alone, never the table (D110): it visited the table for each entry to
+    check its proxy, and ran out of its time budget at 10 M entries."""
+    from logs.selectors import bounded_count_query, log_entries
+
+    proxies = [ProxyFactory(owner=user, name=f"p{i}") for i in range(3)]  # the owner-wide `proxy_id + 0 IN (…)`
+    for i, proxy in enumerate(proxies):
+        insert_rows(proxy.id, 2000, start=f"2026-03-0{i + 1} 00:00:00")
+        insert_rows(proxy.id, 50, start=f"2026-03-0{i + 1} 12:00:00", status=502)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE logs_logentry SET cache = 'bypass', failure = 'timeout', ip = '10.9.9.9' WHERE status_code = 502"
+        )
+        cursor.execute("ANALYZE")
+    text = plan(bounded_count_query(log_entries(owner=user, filters=filters, ordered=False)))
+    assert f"USING COVERING INDEX {index}" in text, text
+
+
 def test_a_purge_goes_in_batches_while_the_writer_keeps_writing(api, user, sqlite_only):
     from logs import services
 
@@ -157,6 +185,30 @@ def test_an_unfinished_retention_goes_on_from_the_id_its_last_slice_ended_at(use
     while not finished:
         _, finished = apply_retention(slice_seconds=0.02)
     assert LogEntry.objects.count() == 0 and RESUME == {}  # a finished one starts over next time
+
+
+def test_a_retention_with_few_rows_expired_does_not_read_the_rest_of_the_table(user, settings, sqlite_only):
+    """The last batch (fewer than 1,000 left) is not looked for in id order through every later row (D111): at
+    10 M entries that read took 0.7 s, longer than a retention's slice, so a retention with nothing expired never
+    finished and read the table again every half second on the log writer's thread."""
+    from accounts.models import SiteSettings
+    from metrics.retention import apply_retention
+
+    SiteSettings.objects.filter(pk=1).delete()
+    settings.RUBBERDUCK_LOG_RETENTION_DAYS = 7
+    proxy = ProxyFactory(owner=user)
+
+    def steps(kept: int) -> int:
+        insert_rows(proxy.id, 10, start=(timezone.now() - timedelta(days=30)).strftime("%F %T"))
+        insert_rows(proxy.id, kept, start=(timezone.now() - timedelta(days=1)).strftime("%F %T"))
+        insert_rows(proxy.id, 10, start=(timezone.now() - timedelta(days=30)).strftime("%F %T"))  # after them
+        taken = sqlite_steps(lambda: apply_retention(slice_seconds=None))
+        assert not LogEntry.objects.filter(timestamp__lt=timezone.now() - timedelta(days=7)).exists()
+        return taken
+
+    small, large = steps(2_000), steps(20_000)  # then eleven times the rows kept
+    assert LogEntry.objects.count() == 22_000
+    assert large <= small * 2 + 20, (small, large)
 
 
 def test_a_count_past_its_time_budget_settles_for_the_page_as_a_lower_bound(api, user, monkeypatch, sqlite_only):
