@@ -4,7 +4,8 @@
   its 1 m buckets in the same commit as its rows, so a crash or restart can neither lose nor double-count one.
 - `tick` runs on the writer's thread between flushes (`writer.periodic`): it samples the runner's gauges
   (in-flight, running/stopped proxies, from its snapshot) about once a second, refolds the hours whose minutes changed into
-  15 m and 1 h buckets (idempotent: recomputed from the 1 m buckets and replaced), and applies retention.
+  15 m and 1 h buckets (idempotent: recomputed from the 1 m buckets and replaced), and starts retention on a
+  thread of its own.
 Nothing here runs on a proxy's request path.
 """
 
@@ -26,11 +27,12 @@ from django.utils import timezone
 from logs.records import Entry, by_proxy, split
 from metrics.models import MetricBucket
 from metrics.retention import apply_retention, metrics_retention_days
+from proxies.interpreter import lower_this_thread
 from proxies.models import Proxy
 
 log = logging.getLogger("rubberduck.metrics")
 
-RETENTION_AGAIN_SECONDS = 0.5  # the next slice of a retention with more to delete
+RETENTION_AGAIN_SECONDS = 0.5  # between two slices of a retention with more to delete
 
 WINDOW_SECONDS = {"1m": 60, "15m": 900, "1h": 3600}
 COUNTS = ("requests", "cache_hits", "errors", "cost_usd", "latency_ms_sum")
@@ -166,6 +168,7 @@ class Rollup:
         self.dirty: set[datetime] = set()  # hours whose 1 m buckets changed since they were last folded
         self._lock = threading.Lock()
         self._due = {"sample": 0.0, "fold": 0.0, "retention": 0.0}
+        self._retention: threading.Thread | None = None
         self._started = False
         self._last_sample = None
         self._last_glance = None
@@ -199,11 +202,25 @@ class Rollup:
         if force or now >= self._due["fold"]:
             self._due["fold"] = now + settings.RUBBERDUCK_METRICS_FOLD_SECONDS
             self.fold()
-        if now >= self._due["retention"]:
+        if now >= self._due["retention"] and not (self._retention and self._retention.is_alive()):
             self._due["retention"] = now + settings.RUBBERDUCK_RETENTION_SECONDS
-            _, finished = apply_retention()
-            if not finished:  # a slice at a time, flushes in between, until it is all gone (D85)
-                self._due["retention"] = now + RETENTION_AGAIN_SECONDS
+            self._retention = threading.Thread(target=self.retain, name="rubberduck-retention", daemon=True)
+            self._retention.start()
+
+    def retain(self) -> None:
+        """Applies retention a slice at a time until it is all gone (D85), on its own thread, nicer than the
+        proxies' loops and the writer's flushes: its deletes yield the core to them (D112). Stops between two
+        slices when the writer stops."""
+        lower_this_thread(settings.RUBBERDUCK_WEB_NICE)
+        try:
+            while not apply_retention()[1]:
+                if self.writer is not None and self.writer.stopping:
+                    return
+                time.sleep(RETENTION_AGAIN_SECONDS)
+        except Exception:
+            log.exception("retention failed; tried again in %s s", settings.RUBBERDUCK_RETENTION_SECONDS)
+        finally:
+            connection.close()
 
     def fold(self) -> None:
         with self._lock:

@@ -1,5 +1,6 @@
 """1 m roll-ups in the log writer's transaction; folds into 15 m and 1 h; retention."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -126,3 +127,39 @@ def test_retention_follows_the_site_settings_when_saved_else_settings(user, sett
     apply_retention()
     assert LogEntry.objects.count() == 1
     assert MetricBucket.objects.filter(window="1m", proxy__isnull=True).count() == 1
+
+
+def test_retention_runs_on_a_thread_of_its_own_nicer_than_the_writers(user, settings):
+    """The writer's tick starts it; its deletes yield the core to the proxies' loops and the flushes (D112)."""
+    import os
+    import sqlite3
+
+    from django.db import connection
+
+    from accounts.models import SiteSettings
+    from tests.conftest import wait_until
+    from tests.test_serve import threads_nice
+
+    if connection.vendor != "sqlite":
+        pytest.skip("holds SQLite's write lock to catch the retention thread while it waits")
+    SiteSettings.objects.filter(pk=1).delete()
+    settings.RUBBERDUCK_LOG_RETENTION_DAYS = 7
+    settings.RUBBERDUCK_RETENTION_SECONDS = 0  # due again at the next tick
+    proxy = ProxyFactory(owner=user)
+    rollup = Rollup()
+    rollup.tick()  # the first: folds and samples too (the next fold is 5 s away)
+    wait_until(lambda: not rollup._retention.is_alive(), timeout=10)
+    write_logs(*[LogRecordFactory(proxy=proxy, at=timezone.now() - timedelta(days=d)) for d in (10, 9, 0)])
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the retention's delete waits for this lock
+    try:
+        rollup.tick()
+        thread = rollup._retention
+        nice = threads_nice(os.getpid())
+        assert thread.is_alive() and thread.name == "rubberduck-retention"
+        assert nice[thread.native_id] == min(19, nice[threading.get_native_id()] + settings.RUBBERDUCK_WEB_NICE)
+        assert LogEntry.objects.count() == 3
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    wait_until(lambda: LogEntry.objects.count() == 1, timeout=10)
