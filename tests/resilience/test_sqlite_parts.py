@@ -12,6 +12,7 @@ plane opens (no tmpfs: mounting is not allowed everywhere the tests run).
 import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 
@@ -40,6 +41,18 @@ def opened():
     connection_created.connect(opened_one)
     yield connections
     connection_created.disconnect(opened_one)
+
+
+def still_open(connections: list) -> list:
+    """Those not closed since: the retention thread closes its own when it is done (D112)."""
+    alive = []
+    for db in connections:
+        try:
+            db.execute("SELECT 1")
+        except sqlite3.ProgrammingError:
+            continue
+        alive.append(db)
+    return alive
 
 
 @pytest.fixture(params=[ROOM, SMALL], ids=["room", "overflow"])
@@ -135,12 +148,12 @@ def test_it_serves_and_logs_through_a_full_disk_under_the_log_writer(
     with caplog.at_level(logging.WARNING, "rubberduck"), Load(proxy["base_url"]) as load:
         load.wait_for(20)
         with Health() as health:
-            for db in opened:
+            for db in still_open(opened):
                 db.execute("PRAGMA max_page_count = 1")  # at least the file's size: nothing more fits
             wait_until(lambda: runner.writer.state()["failing"], timeout=10)
             load.wait_for(load.answered + 2 * SMALL)
             failing = [h for h in health.seen if h.get("logs", {}).get("state") in ("failing", "dropping")]
-            for db in opened:
+            for db in still_open(opened):
                 db.execute("PRAGMA max_page_count = 4294967294")
         load.wait_for(load.answered + 20)
         assert failing and all(h["status"] == "degraded" for h in failing)
