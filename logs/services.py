@@ -31,9 +31,8 @@ def delete_in_batches(
         # A batch is a range of ids, from where the one before ended to its 1,000th match: PostgreSQL keeps the
         # index entries of deleted rows until a vacuum, and a batch that started from the beginning again walked
         # over all of them (D108). Its bound is the one value Python handles: no list of a thousand ids.
-        upper = None
-        if not last_batch(rest, batch):
-            upper = next(iter(rest.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch]), None)
+        bound = rest.order_by("pk").values_list("pk", flat=True)[batch - 1 : batch]
+        upper = None if last_batch(rest, batch) else next(iter(bound), None)
         with transaction.atomic():
             n, _ = (rest if upper is None else rest.filter(pk__lte=upper)).delete()
         deleted += n

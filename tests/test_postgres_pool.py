@@ -11,7 +11,7 @@ from django.conf import settings
 
 from tests.conftest import wait_until
 from tests.proxies.test_scale_out import manage, postgres_url  # noqa: F401 (fixture)
-from tests.test_serve import free_port
+from tests.test_serve import _get, free_port
 
 pytestmark = pytest.mark.services
 
@@ -45,7 +45,7 @@ def test_api_calls_reuse_pooled_postgresql_connections(postgres_url, tmp_path): 
     )
     try:
         base = f"http://127.0.0.1:{web}"
-        wait_until(lambda: _ok(base + "/healthz"), timeout=30, interval=0.2)
+        wait_until(lambda: (r := _get(base + "/healthz")) and r.status_code == 200, timeout=30, interval=0.2)
         with httpx.Client(base_url=base, headers={"Authorization": f"Token {token}"}) as api:
             assert api.get("/api/v1/logs/").status_code == 200  # the pool has grown to what one call needs
             before = sessions(postgres_url)
@@ -58,10 +58,3 @@ def test_api_calls_reuse_pooled_postgresql_connections(postgres_url, tmp_path): 
     # Each call opened a backend without the pool; with it a few at most (the pool tops itself up, and the
     # `sessions` reading itself is one).
     assert started <= 5, started
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
