@@ -1,5 +1,5 @@
 """PostgreSQL's plans of the logs list: the planner knows what the owner's-proxies term keeps (logs/migrations/0008),
-and a filter's count reads its index alone (0009)."""
+a filter's count reads its index alone (0009), and filters rare together are checked in the index (0010)."""
 
 import os
 
@@ -47,6 +47,24 @@ def test_a_count_of_a_filter_reads_its_index_alone_on_postgresql(postgres_url, t
             ).fetchall()
             scans = [node for node in walk(plan[0]["Plan"]) if "Relation Name" in node]
             assert [(s["Node Type"], s.get("Index Name")) for s in scans] == [("Index Only Scan", index)], where
+
+
+def test_a_page_of_filters_rare_together_reads_no_entry_that_does_not_match(postgres_url, tmp_path):  # noqa: F811
+    """5xx and bypassed entries, each common, none both: the newest-first walk through the hour finds none in
+    a filter's index (D113), where it read every bypassed entry of the hour from the table to find none."""
+    with entries(postgres_url, tmp_path) as db:
+        db.execute("UPDATE logs_logentry SET status_code = 503 WHERE id % 10 IN (1, 2, 3)")
+        db.execute("UPDATE logs_logentry SET cache = 'bypass' WHERE id % 10 IN (5, 6, 7)")
+        db.execute("VACUUM ANALYZE logs_logentry")
+        [[plan]] = db.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM logs_logentry WHERE (proxy_id + 0) IN (1, 2)"
+            " AND status_code >= 500 AND status_code <= 599 AND cache = 'bypass'"
+            " AND timestamp >= now() - interval '2 hours' AND timestamp < now() - interval '1 hour'"
+            " ORDER BY timestamp DESC, id DESC LIMIT 51"
+        ).fetchall()
+    [scan] = [node for node in walk(plan[0]["Plan"]) if "Relation Name" in node]
+    assert scan["Index Name"] in ("log_status_time", "log_cache_time"), scan
+    assert (scan["Actual Rows"], scan.get("Rows Removed by Filter", 0)) == (0, 0), scan  # a check in the table: >0
 
 
 def walk(node: dict):
