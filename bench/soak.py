@@ -1,7 +1,7 @@
 """The soak: a real `manage.py serve` under mixed traffic for a long while, its memory and descriptors watched.
 
     bench/soak.py --minutes 30        # by hand (nice -n 10 on a shared machine)
-    bench/soak.py --seconds 120       # the short run of `make test` (tests/bench/test_soak.py)
+    bench/soak.py --seconds 45        # the short run of `make test` (tests/bench/test_soak.py)
 
 Starts the bench's fake upstream and `manage.py serve` on a data directory of its own (SQLite), then, until the
 time is up, at once: cache hits and misses, streamed hits and misses, a proxy that injects errors and cuts
