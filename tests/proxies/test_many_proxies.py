@@ -1,6 +1,7 @@
 """Many proxies in one process: all of them start, answer, share what can be shared, and stop (the figures at 500
 are bench/scale_proxies.py's)."""
 
+import random
 import socket
 from email.utils import parsedate_to_datetime
 
@@ -19,13 +20,19 @@ MANY = 50
 
 
 def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+    """Free ports below the ephemeral range (Linux: 32768+), where no outgoing connection (a pooled database
+    connection, a client) can take one between a proxy's stop and its next start on it."""
+    ports = []
+    for port in random.sample(range(20_000, 32_000), 2_000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == n:
+            return ports
+    raise RuntimeError(f"fewer than {n} free ports between 20000 and 32000")
 
 
 def client(port: int) -> openai.OpenAI:
