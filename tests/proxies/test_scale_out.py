@@ -59,6 +59,8 @@ def manage(env, *args, **kw):
 
 def test_two_runners_share_proxies_and_take_over_when_one_dies(postgres_url, tmp_path):
     upstream = FakeUpstream(fake_openai.respond).start()
+    from tests.proxies.test_many_proxies import free_ports
+
     ports = free_ports(4)  # bindable now: fixed numbers may sit in the ephemeral range, taken by clients
     env = {
         **os.environ,
@@ -121,18 +123,6 @@ def test_two_runners_share_proxies_and_take_over_when_one_dies(postgres_url, tmp
                 r.wait(20)
         upstream.stop()
     assert int(manage(env, "shell", "--no-imports", "-c", COUNT).strip()) == 2 * len(ports)
-
-
-def free_ports(n: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _serves(ports) -> bool:
