@@ -16,12 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logs import export
+from logs.raw import datetime_of, entries_of, fetch
 from logs.selectors import (
     COUNT_BUDGET,
     COUNT_LIMIT,
     LogFilters,
     bounded_count,
-    entry_of,
     log_entries,
     parse_filters,
 )
@@ -93,7 +93,7 @@ class LogListApi(APIView):
         if request.query_params.get("cursor"):
             timestamp, entry_id, total, lower_bound = decode_cursor(request.query_params["cursor"])
             after = (timestamp, entry_id)
-        page = list(log_entries(owner=request.user, filters=filters, after=after)[: size + 1])
+        page = fetch(log_entries(owner=request.user, filters=filters, after=after)[: size + 1])
         if total is None and after is None and len(page) <= size:
             total, lower_bound = len(page), False  # a first page holding the whole list: nothing to count
         elif total is None:
@@ -103,9 +103,9 @@ class LogListApi(APIView):
         next_url = None
         if len(page) > size:
             page = page[:size]
-            last = page[-1]
+            last_id, last_timestamp = page[-1][:2]
             params = request.query_params.copy()
-            params["cursor"] = encode_cursor(last.timestamp, last.id, total, lower_bound)
+            params["cursor"] = encode_cursor(datetime_of(last_timestamp), last_id, total, lower_bound)
             next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
         return Response(
             {
@@ -113,7 +113,7 @@ class LogListApi(APIView):
                 "total": total,
                 "total_is_lower_bound": lower_bound,
                 "next": next_url,
-                "results": [entry_of(e) for e in page],
+                "results": entries_of(page),
             }
         )
 

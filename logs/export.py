@@ -10,66 +10,21 @@ never crosses threads (D83). Under WSGI (and Django's test client) the same chun
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 
 import orjson
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import QuerySet, TextField
+from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from logs.csv_sql import csv_line
-from logs.models import ENTRY_COLUMNS
-from logs.selectors import ENTRY_FIELDS, iso, log_entries
+from logs.models import ENTRY_FIELDS
+from logs.raw import datetime_of, entries_of, fetch
+from logs.selectors import log_entries
 
 CHUNK = 5000  # rows per query: large enough that a query's setup is small per row, small enough to stay light
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-
-
-COLUMNS = ENTRY_COLUMNS
-COST = COLUMNS.index("cost_usd")
-
-
-def iso_of(value) -> str:
-    """A timestamp as read raw: SQLite's text ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC) rewritten without parsing it,
-    PostgreSQL's aware datetime formatted."""
-    if isinstance(value, str):
-        return f"{value[:10]}T{value[11:19]}{value[19:26] or '.000000'}Z"
-    return iso(datetime_of(value))
-
-
-def datetime_of(value) -> datetime:
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def rows_of(values: list[tuple]) -> list[tuple]:
-    """Rows as the export writes them: in ENTRY_FIELDS order, the time in ISO 8601 UTC, the cost a float
-    (rounded to the column's 8 places, as the model field reads it)."""
-    return [
-        (v[0], iso_of(v[1]), *v[2:COST], None if v[COST] is None else round(float(v[COST]), 8), *v[COST + 1 :])
-        for v in values
-    ]
-
-
-def fetch(qs: QuerySet, columns: tuple[str, ...] = COLUMNS) -> list[tuple]:
-    """The `columns` of `qs` as the database gives them: Django's per-value converters (a parsed datetime made
-    aware, a Decimal quantized) were most of an export's time on SQLite, where the timestamp is read as its text
-    (D86)."""
-    if connection.vendor == "sqlite" and "timestamp" in columns:
-        qs = qs.annotate(timestamp_text=Cast("timestamp", TextField()))
-        columns = tuple("timestamp_text" if c == "timestamp" else c for c in columns)
-    qs = qs.values_list(*columns)
-    try:
-        sql, params = qs.query.sql_with_params()
-    except EmptyResultSet:  # qs.none(): an owner without proxies
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def csv_rows(qs: QuerySet) -> list[tuple]:
@@ -83,9 +38,9 @@ def csv_part(values: list[tuple], header: bool) -> bytes:
     return "".join(f"{line}\r\n" for line in lines).encode() if lines else b""
 
 
-def json_part(rows: list[tuple], first: bool) -> bytes:
+def json_part(values: list[tuple], first: bool) -> bytes:
     """Part of one JSON array: its opening bracket first, then entries separated by commas."""
-    inner = orjson.dumps([dict(zip(ENTRY_FIELDS, row, strict=True)) for row in rows])[1:-1]
+    inner = orjson.dumps(entries_of(values))[1:-1]
     return (b"[" if first else b",\n") + inner if inner else (b"[" if first else b"")
 
 
@@ -107,7 +62,7 @@ class Export:
         first, self.started = not self.started, True
         if values:
             self.after = (datetime_of(values[-1][1]), values[-1][0])
-        part = csv_part(values, header=first) if self.fmt == "csv" else json_part(rows_of(values), first)
+        part = csv_part(values, header=first) if self.fmt == "csv" else json_part(values, first)
         if len(values) < CHUNK:
             self.done = True
             if self.fmt == "json":

@@ -43,9 +43,14 @@ class LogFilters(serializers.Serializer):
         return attrs
 
 
+FILTER_NAMES = tuple(LogFilters().fields)
+
+
 def parse_filters(params) -> dict:
     """The validated filters of a query string (raises ValidationError -> 400). Blank values are ignored."""
-    data = {k: params.get(k) for k in LogFilters().fields if params.get(k) not in (None, "")}
+    data = {k: params.get(k) for k in FILTER_NAMES if params.get(k) not in (None, "")}
+    if not data:
+        return {}  # a serializer's fields are deep-copied per instance: not worth it for nothing
     serializer = LogFilters(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -193,28 +198,6 @@ def iso(ts: datetime) -> str:
 
 def _cost(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
-
-
-def entry_of(e: LogEntry) -> dict:
-    return {
-        "id": e.id,
-        "timestamp": iso(e.timestamp),
-        "proxy": e.proxy_id,
-        "ip": e.ip,
-        "method": e.method,
-        "path": e.path,
-        "prompt_hash": e.prompt_hash,
-        "status_code": e.status_code,
-        "latency_ms": e.latency_ms,
-        "cache": e.cache,
-        "failure": e.failure,
-        "model": e.model,
-        "prompt_tokens": e.prompt_tokens,
-        "completion_tokens": e.completion_tokens,
-        "cost_usd": _cost(e.cost_usd),
-        "client_messages": e.client_messages,
-        "upstream_messages": e.upstream_messages,
-    }
 
 
 COST = ENTRY_FIELDS.index("cost_usd")  # where the entry's columns and fields part ways

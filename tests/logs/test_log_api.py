@@ -1,6 +1,7 @@
 """GET /api/v1/logs/: owner-scoped, filtered, newest first, keyset-paginated."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -118,6 +119,21 @@ def test_the_next_pages_carry_the_first_pages_count_instead_of_counting_again(ap
     assert [e["timestamp"][17:19] for e in second["results"]] == ["02", "01"]
     assert not [q for q in queries if "COUNT(" in q["sql"].upper()], "page 2 counted the entries again"
     assert api.get("/api/v1/logs/", {"page_size": 2}).json()["count"] == 6
+
+
+def test_a_next_page_reads_the_database_three_times_token_proxies_page(api, mine):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    write_logs(*[LogRecordFactory(proxy=mine, at=T0 + timedelta(seconds=i)) for i in range(3)])
+    LogEntry.objects.update(cost_usd=Decimal("0.00012345"))
+    first = api.get("/api/v1/logs/", {"page_size": 2}).json()  # the token's last use is written here, once
+
+    with CaptureQueriesContext(connection) as queries:
+        second = api.get(first["next"]).json()
+    assert len(queries) == 3, [q["sql"] for q in queries]
+    assert [e["cost_usd"] for e in second["results"]] == [0.00012345]
+    assert second["results"][0]["timestamp"] == "2026-03-01T12:00:00.000000Z"
 
 
 def test_a_cursor_from_before_cursors_carried_the_count_still_pages_and_counts(api, mine):
