@@ -135,8 +135,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # (pid plus a random part: pids wrap quickly here, and a reused name would meet a stale -wal file).
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}-{os.urandom(3).hex()}.sqlite3")}
 else:
-    # Under ASGI each request has its own connection context, so CONN_MAX_AGE carries nothing over and every
-    # API call would open a PostgreSQL backend: a pool hands out warm connections instead (D109). The pool
+    # API calls run on threads that come and go with the load (rubberduck_site/web_threads.py), and Django's
+    # connections are per thread: a pool hands out warm connections to whichever thread asks (D109). The pool
     # checks a connection before handing it out (a restarted server's are dead) and waits at most
     # RUBBERDUCK_DB_POOL_TIMEOUT seconds for one, so a database that is down fails fast (/healthz says 503).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
