@@ -81,24 +81,25 @@ class LogEntry(models.Model):
         # an address, but few a status other than 200, a bypassed cache or a failure. A query names the index's
         # condition word for word (logs.selectors) for SQLite to use it. Each ends with `proxy`, so that a count of
         # a filter's value checks the owner's proxies in the index, without a visit to the table per entry (D110).
-        # The partial ones also carry the other few-valued filters, so that entries rare together (a bypass with
-        # a 5xx) are found in the index and the table is read only for a match (D113). The bypass index leads with
+        # They also carry the other filters, so that entries rare together (a bypass with a 5xx, a 4xx from a busy
+        # address) are found in whichever index the planner reads, and the table is read only for a match (D113,
+        # D115). The bypass index leads with
         # time, not `cache`: PostgreSQL drops a term its condition implies and would scan it whole for a range.
         indexes = [
             models.Index(fields=["proxy", "timestamp", "id"], name="log_proxy_time"),
-            models.Index(fields=["ip", "timestamp", "id", "proxy"], name="log_ip_time"),
+            models.Index(fields=["ip", "timestamp", "id", "status_code", "cache", "failure", "proxy"], name="log_ip_time"),
             models.Index(
-                fields=["status_code", "timestamp", "id", "cache", "failure", "proxy"],
+                fields=["status_code", "timestamp", "id", "cache", "failure", "ip", "proxy"],
                 name="log_status_time",
                 condition=Q(status_code__lt=200) | Q(status_code__gt=200),
             ),
             models.Index(
-                fields=["timestamp", "id", "cache", "status_code", "failure", "proxy"],
+                fields=["timestamp", "id", "cache", "status_code", "failure", "ip", "proxy"],
                 name="log_cache_time",
                 condition=Q(cache="bypass"),
             ),
             models.Index(
-                fields=["failure", "timestamp", "id", "status_code", "cache", "proxy"],
+                fields=["failure", "timestamp", "id", "status_code", "cache", "ip", "proxy"],
                 name="log_failure_time",
                 condition=Q(failure__isnull=False),
             ),

@@ -98,6 +98,8 @@ def test_every_filter_pages_through_an_index_without_sorting_the_matches(user, f
         ({"failure": "timeout", "since": T0}, "log_failure_time"),
         ({"ip": "10.9.9.9"}, "log_ip_time"),
         ({"cache": "bypass", "status": "5xx", "failure": "timeout", "since": T0}, "log_"),  # checked in one (D113)
+        ({"ip": "10.9.9.9", "status": "5xx"}, "log_"),  # the address index carries the status too (D115)
+        ({"ip": "10.9.9.9", "cache": "bypass", "failure": "timeout"}, "log_"),
     ],
 )
 def test_a_count_of_a_filter_checks_the_owners_proxies_in_the_filters_index(user, filters, index, sqlite_only):
