@@ -87,7 +87,9 @@ class LogEntry(models.Model):
         # time, not `cache`: PostgreSQL drops a term its condition implies and would scan it whole for a range.
         indexes = [
             models.Index(fields=["proxy", "timestamp", "id"], name="log_proxy_time"),
-            models.Index(fields=["ip", "timestamp", "id", "status_code", "cache", "failure", "proxy"], name="log_ip_time"),
+            models.Index(
+                fields=["ip", "timestamp", "id", "status_code", "cache", "failure", "proxy"], name="log_ip_time"
+            ),
             models.Index(
                 fields=["status_code", "timestamp", "id", "cache", "failure", "ip", "proxy"],
                 name="log_status_time",
