@@ -51,6 +51,18 @@ def expected_lines(entries) -> list[str]:
     return [line.format(id=e.id, proxy=e.proxy_id) for e, (_, line) in zip(entries, ROWS, strict=True)]
 
 
+def test_the_columns_written_unquoted_can_hold_nothing_that_would_need_quotes():
+    from logs.csv_sql import PLAIN_TEXT, TEXT
+    from proxies.cache_key import cache_key
+
+    texts = {c for c in ENTRY_COLUMNS if LogEntry._meta.get_field(c).get_internal_type() == "CharField"}
+    assert TEXT | PLAIN_TEXT == texts and not TEXT & PLAIN_TEXT  # a new text column is placed in one of them
+    for value in [*LogEntry.Cache.values, *LogEntry.Failure.values]:
+        assert not set(value) & set(',"\r\n'), value
+    prompt_hash = cache_key("POST", '/v1/x,"y"', [("q", "a,b")], [], b'{"a": "\r\n"}')
+    assert set(prompt_hash) <= set("0123456789abcdef")
+
+
 def test_every_line_is_what_the_csv_module_writes_for_its_fields():
     for _, line in ROWS:
         [fields] = csv.reader(io.StringIO(line, newline=""))
