@@ -1,4 +1,4 @@
-"""The shapes of the logs API's answers, for its schema (the answers themselves are built in logs/selectors.py,
+"""The shapes of the logs API's answers, for its schema (the answers themselves are built in logs/raw.py,
 without serializers: an export can be millions of rows)."""
 
 from rest_framework import serializers
