@@ -83,8 +83,8 @@ class LogEntry(models.Model):
         # a filter's value checks the owner's proxies in the index, without a visit to the table per entry (D110).
         # They also carry the other filters, so that entries rare together (a bypass with a 5xx, a 4xx from a busy
         # address) are found in whichever index the planner reads, and the table is read only for a match (D113,
-        # D115). The bypass index leads with
-        # time, not `cache`: PostgreSQL drops a term its condition implies and would scan it whole for a range.
+        # D115). The bypass index leads with time, not `cache`: PostgreSQL drops a term its condition implies and
+        # would scan it whole for a range.
         indexes = [
             models.Index(fields=["proxy", "timestamp", "id"], name="log_proxy_time"),
             models.Index(

@@ -14,9 +14,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from logs.models import ENTRY_COLUMNS, ENTRY_FIELDS
-from logs.selectors import iso
-
-COST = ENTRY_COLUMNS.index("cost_usd")
+from logs.selectors import COST, iso
 
 
 def fetch(qs: QuerySet, columns: tuple[str, ...] = ENTRY_COLUMNS) -> list[tuple]:
