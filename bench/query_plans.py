@@ -2,7 +2,7 @@
 
 Run as a script with the scale bench's environment (RUBBERDUCK_DATA_DIR, DATABASE_URL) and its data's JSON
 (bench/bulk_logs.py) on stdin. For each combination: EXPLAIN of the first page, of a next page and of the
-bounded count, exactly as the API builds them (logs.selectors), and whether each reads through an index
+bounded count, exactly as the API runs them (logs.selectors), and whether each reads through an index
 without sorting the matches (no full scan of the log table, no sort of it). Prints one JSON line.
 """
 
@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rubberduck_site.settings")
 
 
-def explain(qs) -> list[str]:
+def explain(query: tuple[str, tuple]) -> list[str]:
     from django.db import connection
 
-    sql, params = qs.query.sql_with_params()
+    sql, params = query
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
@@ -59,18 +59,20 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from logs.selectors import bounded_count_query, log_entries, parse_filters
+    from logs.raw import entry_columns
+    from logs.selectors import count_query, matching, page_query, parse_filters
 
     data = json.loads(sys.stdin.read())
     user = get_user_model().objects.get(email="scale@example.com")
     out = {}
     for name, params in data["combos"].items():
         filters = parse_filters(params)
-        qs = log_entries(owner=user, filters=filters)
         plans = {
-            "first page": explain(qs[:51]),
-            "next page": explain(log_entries(owner=user, filters=filters, after=(timezone.now(), 10**12))[:51]),
-            "count": explain(bounded_count_query(log_entries(owner=user, filters=filters, ordered=False))),
+            "first page": explain(page_query(matching(owner=user, filters=filters), 51, entry_columns())),
+            "next page": explain(
+                page_query(matching(owner=user, filters=filters, after=(timezone.now(), 10**12)), 51, entry_columns())
+            ),
+            "count": explain(count_query(matching(owner=user, filters=filters, ordered=False))),
         }
         out[name] = {
             kind: {

@@ -16,15 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logs import export
-from logs.raw import datetime_of, entries_of, fetch
-from logs.selectors import (
-    COUNT_BUDGET,
-    COUNT_LIMIT,
-    LogFilters,
-    bounded_count,
-    log_entries,
-    parse_filters,
-)
+from logs.raw import datetime_of, entries_of, page
+from logs.selectors import COUNT_BUDGET, COUNT_LIMIT, LogFilters, bounded_count, matching, parse_filters
 from logs.serializers import LogEntrySerializer, LogPageSerializer
 from logs.services import log_entries_purge
 from restapi.openapi import DeletedSerializer, errors
@@ -93,17 +86,17 @@ class LogListApi(APIView):
         if request.query_params.get("cursor"):
             timestamp, entry_id, total, lower_bound = decode_cursor(request.query_params["cursor"])
             after = (timestamp, entry_id)
-        page = fetch(log_entries(owner=request.user, filters=filters, after=after)[: size + 1])
-        if total is None and after is None and len(page) <= size:
-            total, lower_bound = len(page), False  # a first page holding the whole list: nothing to count
+        rows = page(matching(owner=request.user, filters=filters, after=after), size + 1)
+        if total is None and after is None and len(rows) <= size:
+            total, lower_bound = len(rows), False  # a first page holding the whole list: nothing to count
         elif total is None:
             total, lower_bound = bounded_count(
-                log_entries(owner=request.user, filters=filters, ordered=False), at_least=len(page)
+                matching(owner=request.user, filters=filters, ordered=False), at_least=len(rows)
             )
         next_url = None
-        if len(page) > size:
-            page = page[:size]
-            last_id, last_timestamp = page[-1][:2]
+        if len(rows) > size:
+            rows = rows[:size]
+            last_id, last_timestamp = rows[-1][:2]
             params = request.query_params.copy()
             params["cursor"] = encode_cursor(datetime_of(last_timestamp), last_id, total, lower_bound)
             next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
@@ -113,7 +106,7 @@ class LogListApi(APIView):
                 "total": total,
                 "total_is_lower_bound": lower_bound,
                 "next": next_url,
-                "results": entries_of(page),
+                "results": entries_of(rows),
             }
         )
 

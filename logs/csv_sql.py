@@ -9,9 +9,9 @@ database does it in C, on SQLite outside the GIL, on PostgreSQL in its own proce
 
 from __future__ import annotations
 
-from logs.models import ENTRY_COLUMNS, LogEntry
+from logs.models import ENTRY_COLUMNS
+from logs.selectors import column
 
-TABLE = LogEntry._meta.db_table
 TEXT = {"ip", "method", "path", "model"}  # from the client or the upstream: quoted where they need it
 # Written by the proxy itself from fixed values (a hex digest, the model's choices): never a comma, a quote or a
 # line break, so not looked into; checking 4 characters in each was a sixth of an export's time on SQLite.
@@ -55,16 +55,16 @@ def csv_line(vendor: str) -> str:
     dialect = Dialect(vendor)
     fields = []
     for name in ENTRY_COLUMNS:
-        column = f'"{TABLE}"."{name}"'
+        value = column(name)
         if name == "timestamp":
-            sql = dialect.timestamp(column)
+            sql = dialect.timestamp(value)
         elif name in DECIMAL_PLACES:
-            sql = dialect.decimal(column, DECIMAL_PLACES[name])
+            sql = dialect.decimal(value, DECIMAL_PLACES[name])
         elif name in TEXT:
-            sql = dialect.quoted(column)
+            sql = dialect.quoted(value)
         elif name in PLAIN_TEXT:
-            sql = column
+            sql = value
         else:
-            sql = f"CAST({column} AS text)"
+            sql = f"CAST({value} AS text)"
         fields.append(f"COALESCE({sql}, '')")  # NULL: an empty field (and `||` with NULL is NULL)
     return " || ',' || ".join(fields)

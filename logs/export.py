@@ -14,24 +14,22 @@ from datetime import UTC, datetime
 
 import orjson
 from django.db import connection
-from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from logs.csv_sql import csv_line
 from logs.models import ENTRY_FIELDS
-from logs.raw import datetime_of, entries_of, fetch
-from logs.selectors import log_entries
+from logs.raw import datetime_of, entries_of, page
+from logs.selectors import Matching, matching
 
 CHUNK = 5000  # rows per query: large enough that a query's setup is small per row, small enough to stay light
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
-def csv_lines(qs: QuerySet) -> list[str]:
-    """The CSV line of each entry of `qs` (D105), and nothing else: the keyset's (time, id) of a chunk's last entry
-    is read back from its line, since PostgreSQL's driver parsed every row's time in Python, most of an export's
-    CPU there (D116)."""
-    return [v[0] for v in fetch(qs.annotate(csv_line=RawSQL(csv_line(connection.vendor), ())), ("csv_line",))]
+def csv_lines(found: Matching | None, size: int) -> list[str]:
+    """The CSV line of each of the first `size` entries of `found` (D105), and nothing else: the keyset's (time,
+    id) of a chunk's last entry is read back from its line, since PostgreSQL's driver parsed every row's time in
+    Python, most of an export's CPU there (D116)."""
+    return [v[0] for v in page(found, size, csv_line(connection.vendor))]
 
 
 def key_of_line(line: str) -> tuple[datetime, int]:
@@ -64,14 +62,14 @@ class Export:
         """The next chunk of the file (reads one chunk of rows), or None once it is all out."""
         if self.done:
             return None
-        page = log_entries(owner=self.owner, filters=self.filters, after=self.after)[:CHUNK]
+        found = matching(owner=self.owner, filters=self.filters, after=self.after)
         first, self.started = not self.started, True
         if self.fmt == "csv":
-            values = csv_lines(page)
+            values = csv_lines(found, CHUNK)
             part = csv_part(values, header=first)
             last = key_of_line(values[-1]) if values else None
         else:
-            values = fetch(page)
+            values = page(found, CHUNK)
             part = json_part(values, first)
             last = (datetime_of(values[-1][1]), values[-1][0]) if values else None
         self.after = last or self.after

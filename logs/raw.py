@@ -8,28 +8,27 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
 
 from logs.models import ENTRY_COLUMNS, ENTRY_FIELDS
-from logs.selectors import COST, iso
+from logs.selectors import COST, Matching, column, iso, page_query
 
 
-def fetch(qs: QuerySet, columns: tuple[str, ...] = ENTRY_COLUMNS) -> list[tuple]:
-    """The `columns` of `qs`, raw: on SQLite the timestamp is read as its text."""
-    if connection.vendor == "sqlite" and "timestamp" in columns:
-        qs = qs.annotate(timestamp_text=Cast("timestamp", TextField()))
-        columns = tuple("timestamp_text" if c == "timestamp" else c for c in columns)
-    qs = qs.values_list(*columns)
-    try:
-        sql, params = qs.query.sql_with_params()
-    except EmptyResultSet:  # qs.none(): an owner without proxies
+def page(found: Matching | None, size: int, select: str | None = None) -> list[tuple]:
+    """The first `size` entries of `found` (None: nothing), newest first, raw: by default ENTRY_COLUMNS, the
+    timestamp read on SQLite as its text."""
+    if found is None:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*page_query(found, size, select or entry_columns()))
         return cursor.fetchall()
+
+
+def entry_columns() -> str:
+    return ", ".join(
+        f"CAST({column(c)} AS text)" if c == "timestamp" and connection.vendor == "sqlite" else column(c)
+        for c in ENTRY_COLUMNS
+    )
 
 
 def iso_of(value) -> str:

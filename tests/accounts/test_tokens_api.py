@@ -71,3 +71,41 @@ def test_it_rejects_a_too_long_name(api):
 
     assert response.status_code == 400
     assert "name" in response.json()
+
+
+def test_it_refuses_the_token_of_a_deactivated_user(user):
+    client = token_client(user)
+    assert client.get("/api/v1/me/").status_code == 200
+    user.is_active = False
+    user.save()
+
+    refused = client.get("/api/v1/me/")
+
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "Invalid token."
+
+
+def test_it_accepts_the_token_of_a_user_without_any_address(user):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.filter(user=user).delete()  # as `createsuperuser` makes them
+
+    assert token_client(user).get("/api/v1/me/").json()["email"] == user.email
+
+
+def test_it_writes_last_used_at_at_most_once_a_minute(user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = token_client(user)
+    token = ApiToken.objects.get(user=user)
+    client.get("/api/v1/me/")
+    first = ApiToken.objects.get(pk=token.pk).last_used_at
+    client.get("/api/v1/me/")
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == first  # within the minute: not written again
+
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
+    client.get("/api/v1/me/")
+
+    assert ApiToken.objects.get(pk=token.pk).last_used_at > first

@@ -173,7 +173,8 @@ def sqlite_steps(work) -> int:
 
 
 def test_a_later_page_reads_about_its_own_rows_however_many_older_entries_there_are(user, mine):
-    from logs.selectors import before, log_entries
+    from logs.raw import page
+    from logs.selectors import matching
 
     other = ProxyFactory(owner=user, name="other")  # the owner-wide list merges proxies
     write_logs(
@@ -182,11 +183,12 @@ def test_a_later_page_reads_about_its_own_rows_however_many_older_entries_there_
     newest = list(LogEntry.objects.order_by("-timestamp", "-id")[:51])[-1]
 
     def page_two_steps() -> dict:
-        lists = {
-            "owner": log_entries(owner=user, filters={}),
-            "proxy": log_entries(owner=user, filters={"proxy": mine.id}),
+        after = (newest.timestamp, newest.id)
+        lists = {"owner": {}, "proxy": {"proxy": mine.id}}
+        return {
+            name: sqlite_steps(lambda f=filters: page(matching(owner=user, filters=f, after=after), 51))
+            for name, filters in lists.items()
         }
-        return {name: sqlite_steps(before(qs, newest.timestamp, newest.id)[:51]) for name, qs in lists.items()}
 
     few_older = page_two_steps()
     write_logs(

@@ -53,8 +53,8 @@ def test_it_counts_exactly_up_to_ten_thousand_then_says_it_is_a_lower_bound(api,
     assert (filtered["total"], filtered["total_is_lower_bound"], len(filtered["results"])) == (2, False, 2)
 
 
-def plan(qs) -> str:
-    sql, params = qs.query.sql_with_params()
+def plan(query: tuple[str, tuple]) -> str:
+    sql, params = query
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         return " / ".join(row[-1] for row in cursor.fetchall())
@@ -75,16 +75,16 @@ def plan(qs) -> str:
     ],
 )
 def test_every_filter_pages_through_an_index_without_sorting_the_matches(user, filters, sqlite_only):
-    from logs.selectors import before, log_entries
+    from logs.raw import entry_columns
+    from logs.selectors import matching, page_query
 
     proxies = [ProxyFactory(owner=user, name=f"p{i}") for i in range(3)]  # the owner-wide list merges proxies
     for i, proxy in enumerate(proxies):
         insert_rows(proxy.id, 3000, start=f"2026-03-0{i + 1} 00:00:00")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    qs = log_entries(owner=user, filters=filters)
-    for page in (qs[:51], before(qs, timezone.now(), 10**12)[:51]):
-        text = plan(page)
+    for after in (None, (timezone.now(), 10**12)):
+        text = plan(page_query(matching(owner=user, filters=filters, after=after), 51, entry_columns()))
         assert "TEMP B-TREE" not in text, text
         assert "USING INDEX" in text, text
 
@@ -105,7 +105,7 @@ def test_every_filter_pages_through_an_index_without_sorting_the_matches(user, f
 def test_a_count_of_a_filter_checks_the_owners_proxies_in_the_filters_index(user, filters, index, sqlite_only):
     """The count reads the filter's index alone, never the table (D110): it visited the table for each entry to
     check its proxy, and ran out of its time budget at 10 M entries."""
-    from logs.selectors import bounded_count_query, log_entries
+    from logs.selectors import count_query, matching
 
     proxies = [ProxyFactory(owner=user, name=f"p{i}") for i in range(3)]  # the owner-wide `proxy_id + 0 IN (…)`
     for i, proxy in enumerate(proxies):
@@ -116,7 +116,7 @@ def test_a_count_of_a_filter_checks_the_owners_proxies_in_the_filters_index(user
             "UPDATE logs_logentry SET cache = 'bypass', failure = 'timeout', ip = '10.9.9.9' WHERE status_code = 502"
         )
         cursor.execute("ANALYZE")
-    text = plan(bounded_count_query(log_entries(owner=user, filters=filters, ordered=False)))
+    text = plan(count_query(matching(owner=user, filters=filters, ordered=False)))
     assert f"USING COVERING INDEX {index}" in text, text
 
 
@@ -232,12 +232,13 @@ def test_a_count_past_its_time_budget_settles_for_the_page_as_a_lower_bound(api,
 def test_a_deep_page_within_an_until_reads_no_more_than_the_first(user, proxies, sqlite_only):
     """The cursor's bound, not `until`, is where the index range starts: an export's last chunk, or a list's
     thousandth page, costs what its first does."""
-    from logs.selectors import log_entries
+    from logs.raw import page
+    from logs.selectors import matching
 
     for i in range(proxies):
         insert_rows(ProxyFactory(owner=user, name=f"p{i}").id, 20_000 // proxies)
     filters = {"since": T0, "until": T0 + timedelta(days=1)}
     oldest = LogEntry.objects.order_by("timestamp", "id")[100]
-    first = sqlite_steps(log_entries(owner=user, filters=filters)[:51])
-    deep = sqlite_steps(log_entries(owner=user, filters=filters, after=(oldest.timestamp, oldest.id))[:51])
+    first = sqlite_steps(lambda: page(matching(owner=user, filters=filters), 51))
+    deep = sqlite_steps(lambda: page(matching(owner=user, filters=filters, after=(oldest.timestamp, oldest.id)), 51))
     assert deep <= 2 * first, (first, deep)
