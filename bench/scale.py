@@ -210,7 +210,7 @@ class Scale:
         took = time.monotonic() - t0
         rate = self.args.rows / max(took, 1e-9)
         self.target(
-            f"build {self.args.rows:,} rows (+ roll-ups, ANALYZE, exact counts)",
+            f"build {self.args.rows:,} rows (+ roll-ups, PostgreSQL's VACUUM ANALYZE, exact counts)",
             f"{took:.0f} s ({rate:,.0f} rows/s; insert {self.data['insert_s']} s)",
             None,
         )
