@@ -75,10 +75,13 @@ def test_it_stops_a_proxy_asked_to_stop_as_soon_as_it_has_started(user, runner, 
     [port] = free_ports(1)
     proxy = ProxyFactory(owner=user, port=port, upstream_url=openai_upstream.url + "/v1", desired_state="running")
     for _ in range(5):
-        runner.reconcile()  # starts it, returning once its loop runs
-        server = runner.running.pop(proxy.id).server
-        server.stop("graceful", wait=False)
-        server._thread.join(10)
+        # Held meanwhile, the runner's lock keeps its own ticks from starting the proxy taken out of `running`
+        # here again on the port still held (a flake: "Address already in use" on a later start).
+        with runner._lock:
+            runner.reconcile()  # starts it, returning once its loop runs
+            server = runner.running.pop(proxy.id).server
+            server.stop("graceful", wait=False)
+            server._thread.join(10)
         assert server.stopped.is_set()
 
 
