@@ -83,9 +83,9 @@ class Matching:
     where: str
     params: tuple
 
-    def queryset(self, ordered: bool = True) -> QuerySet[LogEntry]:
-        qs = LogEntry.objects.filter(RawSQL(self.where, self.params, output_field=BooleanField()))
-        return qs.order_by("-timestamp", "-id") if ordered else qs.order_by()
+    def queryset(self) -> QuerySet[LogEntry]:
+        """In no order (the model's ordering dropped): for purges and counts."""
+        return LogEntry.objects.filter(RawSQL(self.where, self.params, output_field=BooleanField())).order_by()
 
 
 def matching(
@@ -157,10 +157,10 @@ def matching(
     return Matching(" AND ".join(terms), tuple(params))
 
 
-def log_entries(*, owner, filters: dict, ordered: bool = True) -> QuerySet[LogEntry]:
-    """`matching` as a queryset (for purges, which delete in batches through the ORM)."""
-    found = matching(owner=owner, filters=filters, ordered=ordered)
-    return LogEntry.objects.none() if found is None else found.queryset(ordered)
+def log_entries(*, owner, filters: dict) -> QuerySet[LogEntry]:
+    """`matching(ordered=False)` as a queryset, in no order: for purges, which delete in batches through the ORM."""
+    found = matching(owner=owner, filters=filters, ordered=False)
+    return LogEntry.objects.none() if found is None else found.queryset()
 
 
 def owner_proxy_ids(owner) -> list[int]:
@@ -237,7 +237,7 @@ def time_limit(seconds: float):
 
 
 def matches(row: dict, filters: dict) -> bool:
-    """`filters` applied to a row the writer just committed (the live stream's view of `log_entries`)."""
+    """`filters` applied to a row the writer just committed (the live stream's view of `matching`)."""
     if "proxy" in filters and row["proxy_id"] != filters["proxy"]:
         return False
     if "status" in filters:

@@ -53,7 +53,7 @@ def last_batch(rest: QuerySet, batch: int) -> bool:
 
 def log_entries_purge(*, owner, filters: dict) -> int:
     """Deletes the owner's entries matching `filters` (only ever the owner's: the queryset is owner-scoped)."""
-    deleted, _ = delete_in_batches(log_entries(owner=owner, filters=filters, ordered=False))
+    deleted, _ = delete_in_batches(log_entries(owner=owner, filters=filters))
     return deleted
 
 
